@@ -1,0 +1,63 @@
+# dtsj_analysis: every target sets itself up from a fresh clone (Python 3.11 and apt are all it needs).
+PY     ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+WEEK   ?= 2025-04-21
+REGION ?= navoi
+DEMO   := data/demo
+
+.PHONY: install sysdeps demo report test check-sync nbtest pytest lab bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (dtsj)" >/dev/null
+	rm -f $(VENV)/.installed-*; touch $@
+
+install: $(STAMP)
+
+# System packages the tests need: a PostgreSQL server (started by the tests on loopback).
+sysdeps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "Installing PostgreSQL (Debian package) for the source tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+$(DEMO)/labels.csv: | $(STAMP)
+	$(BIN)/dtsj demo-data --out $(DEMO)
+
+demo: $(DEMO)/labels.csv
+
+# The demo weekly output for one region and week: validation, then the findings of every detector.
+report: demo
+	$(BIN)/dtsj validate --data $(DEMO)
+	$(BIN)/dtsj detect --data $(DEMO) --start $(WEEK) --end $$(date -d "$(WEEK) + 7 days" +%F) --region $(REGION) \
+	  --out reports/out/$(WEEK)/$(REGION)-findings.csv
+	@echo "Findings: reports/out/$(WEEK)/$(REGION)-findings.csv"
+
+# Notebooks are the source: exporting and cleaning them must change nothing that is committed.
+check-sync: $(STAMP)
+	$(BIN)/nbdev-export
+	$(BIN)/nbdev-clean
+	@git status --porcelain -- nbs dtsj_analysis | grep . && { echo "nbdev-export/nbdev-clean changed the files above: run them and commit"; exit 1; } || echo "notebooks and library in sync"
+
+nbtest: $(STAMP)
+	$(BIN)/nbdev-test --n-workers 2
+
+pytest: $(STAMP) sysdeps
+	$(BIN)/pytest -q; rc=$$?; [ $$rc -eq 5 ] && exit 0 || exit $$rc
+
+test: check-sync nbtest pytest
+
+lab: $(STAMP)
+	$(BIN)/pip install -q ".[lab]"
+	$(BIN)/jupyter lab nbs
+
+bench: demo
+	$(BIN)/python benchmarks/quality.py --data $(DEMO)
+	$(BIN)/python benchmarks/generate.py
+	$(BIN)/python benchmarks/detect.py
+
+clean:
+	rm -rf $(VENV) reports/out reports/site build *.egg-info
