@@ -5,9 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 WEEK   ?= 2025-04-21
 REGION ?= navoi
+LANG_  ?= uz
 DEMO   := data/demo
 
-.PHONY: install sysdeps demo report test check-sync nbtest pytest lab bench clean
+.PHONY: install sysdeps demo report reports test check-sync nbtest pytest lab bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,23 +19,27 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# System packages the tests need: a PostgreSQL server (started by the tests on loopback).
+# System packages: a PostgreSQL server (started by the tests on loopback) and headless Chromium (PDF, browser test).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 sysdeps:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
-	  echo "Installing PostgreSQL (Debian package) for the source tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+	@{ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v chromium >/dev/null; } || { \
+	  echo "Installing Debian packages: postgresql chromium"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql chromium >/dev/null; }
 
 $(DEMO)/labels.csv: | $(STAMP)
 	$(BIN)/dtsj demo-data --out $(DEMO)
 
 demo: $(DEMO)/labels.csv
 
-# The demo weekly output for one region and week: validation, then the findings of every detector.
-report: demo
+# The demo week's report for one region: validation, then HTML and PDF under reports/site/<week>/.
+report: demo sysdeps
 	$(BIN)/dtsj validate --data $(DEMO)
-	$(BIN)/dtsj detect --data $(DEMO) --start $(WEEK) --end $$(date -d "$(WEEK) + 7 days" +%F) --region $(REGION) \
-	  --out reports/out/$(WEEK)/$(REGION)-findings.csv
-	@echo "Findings: reports/out/$(WEEK)/$(REGION)-findings.csv"
+	$(BIN)/dtsj report --data $(DEMO) --region $(REGION) --week $(WEEK) --lang $(LANG_)
+	@echo "Open reports/site/$(WEEK)/$(REGION).html (PDF beside it; all reports: reports/site/index.html)"
+
+# All 14 regions, two at a time.
+reports: demo sysdeps
+	$(BIN)/dtsj report --data $(DEMO) --all-regions --week $(WEEK) --jobs 2 --lang $(LANG_)
 
 # Notebooks are the source: exporting and cleaning them must change nothing that is committed.
 check-sync: $(STAMP)
@@ -58,6 +63,7 @@ bench: demo
 	$(BIN)/python benchmarks/quality.py --data $(DEMO)
 	$(BIN)/python benchmarks/generate.py
 	$(BIN)/python benchmarks/detect.py
+	$(BIN)/python benchmarks/report.py
 
 clean:
 	rm -rf $(VENV) reports/out reports/site build *.egg-info

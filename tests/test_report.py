@@ -1,0 +1,111 @@
+"""The weekly report end to end: papermill, offline HTML, PDF, index; figures equal the library's; privacy and escaping."""
+import json, re, shutil, warnings
+from pathlib import Path
+import pandas as pd
+import pytest
+from dtsj_analysis.load import load_dataset, save_dataset
+from dtsj_analysis.weekly import weekly_report, findings_summary
+from dtsj_analysis.publish import make_report, make_reports, patient_ids_in, chromium, pharmacy_balances
+
+WEEK = "2025-04-21"
+ARTIFACTS = Path(__file__).parents[1] / "test-artifacts"
+
+@pytest.fixture(scope="module")
+def navoi(demo_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    return make_report(demo_dir, "navoi", WEEK, "uz", out), out
+
+def figures(html: str) -> dict:
+    "The data-key -> data-value pairs of the page's figures."
+    return dict(re.findall(r'data-key="([^"]+)" data-value="([^"]*)"', html))
+
+def test_outputs_exist(navoi):
+    paths, out = navoi
+    assert paths["ipynb"].exists() and paths["html"].exists()
+    assert paths["pdf"].read_bytes()[:4] == b"%PDF"
+    index = (out / "site" / "index.html").read_text()
+    assert f"{WEEK}/navoi.html" in index and "21-25 апрель" in index
+    assert not [p for p in out.rglob(".*") if p.is_file() and ".cache" not in p.parts], "temporary files left behind"
+
+def test_figures_equal_the_library(navoi, demo):
+    paths, _ = navoi
+    html = paths["html"].read_text()
+    r = weekly_report(demo, "navoi", WEEK, "uz")
+    fig = figures(html)
+    for k in ("rx_issued", "rx_dispensed", "patients"): assert int(fig[k]) == r.now[k], k
+    assert float(fig["amount"]) == pytest.approx(r.now["amount"])
+    assert float(fig["fill_rate"]) == pytest.approx(r.now["fill_rate"])
+    for row in findings_summary(r.findings, r.prev_findings).itertuples():
+        assert int(fig["findings:" + row.detector]) == row.count, row.detector
+    assert r.now["rx_issued"] > 0
+
+def test_report_language_and_sections(navoi):
+    html = navoi[0]["html"].read_text()
+    for heading in ("I. Тиббий ёрдам ва мониторинг", "II. Молиявий-иқтисодий жараёнлар", "III. Техник таъминлаш ва реимбурсация",
+                    "IV. Ташкилий ишлар", "21-25 апрель", "сўм"):
+        assert heading in html
+    assert "Prescriptions" not in html and "Headline" not in html      # no English in the Uzbek report
+    assert "def " not in html and "import " not in html               # code is hidden
+
+def test_no_patient_identifier_in_any_output(navoi, demo):
+    paths, _ = navoi
+    for p in (paths["html"], paths["ipynb"]):
+        assert patient_ids_in(p.read_text(), demo) == [], p
+
+def test_page_makes_no_network_request(navoi):
+    html = navoi[0]["html"].read_text()
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    assert "@import" not in html and "url(http" not in html
+
+def test_chromium_loads_page_without_failed_requests(navoi):
+    exe = chromium()
+    if exe is None: pytest.fail("Chromium is not installed: run `make sysdeps`")
+    from playwright.sync_api import sync_playwright
+    failed, external = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1200, "height": 1600})
+        page.on("requestfailed", lambda r: failed.append(r.url))
+        page.on("request", lambda r: external.append(r.url) if not r.url.startswith(("file:", "data:")) else None)
+        page.goto(navoi[0]["html"].resolve().as_uri(), wait_until="networkidle")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "navoi-report.png"), full_page=True)
+        title = page.title()
+        browser.close()
+    assert failed == [] and external == []
+    assert "Навоий" in title
+
+@pytest.fixture(scope="module")
+def tampered(demo, tmp_path_factory):
+    """The demo data with Navoi's most indebted pharmacy renamed to a script tag, and Syrdarya's to a patient's PINFL:
+    the first must show as text, the second must stop that region's report and no other."""
+    tables = {k: v.copy() for k, v in demo.tables.items()}
+    ph = tables["pharmacies"]
+    for region, name in (("navoi", "<script>alert(1)</script>"), ("syrdarya", tables["patients"].patient_id.iloc[0])):
+        top = pharmacy_balances(demo, region, WEEK).pharmacy_id.iloc[0]
+        ph.loc[ph.pharmacy_id == top, "name"] = name
+    src = tmp_path_factory.mktemp("tampered")
+    save_dataset(tables, src, "parquet")
+    out = tmp_path_factory.mktemp("batch")
+    return make_reports(src, ["navoi", "syrdarya"], WEEK, "uz", out, jobs=2, pdf=False, progress=False), out
+
+def test_script_in_a_name_is_escaped(tampered):
+    res, out = tampered
+    html = (out / "site" / WEEK / "navoi.html").read_text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script>alert(1)</script>" not in html
+
+def test_one_failing_region_does_not_stop_the_others(tampered):
+    res, out = tampered
+    ok = dict(zip(res.region, res.ok))
+    assert ok == {"navoi": True, "syrdarya": False}
+    err = res.set_index("region").error["syrdarya"]
+    assert "patient identifier" in err
+    assert not (out / "site" / WEEK / "syrdarya.html").exists()
+    assert not (out / "out" / WEEK / "syrdarya.ipynb").exists()
+    assert "navoi.html" in (out / "site" / "index.html").read_text()
+
+@pytest.mark.parametrize("week, region, message", [("2025-04-22", "navoi", "not a Monday"), (WEEK, "navoiy", "Unknown region")])
+def test_bad_parameters_are_refused_before_running(demo_dir, tmp_path, week, region, message):
+    with pytest.raises(ValueError, match=message): make_report(demo_dir, region, week, out=tmp_path)
+    assert not any(tmp_path.rglob("*.ipynb"))
