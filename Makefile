@@ -56,8 +56,8 @@ pytest: $(STAMP) sysdeps
 test: check-sync nbtest pytest
 
 lab: $(STAMP)
-	$(BIN)/pip install -q ".[lab]"
-	$(BIN)/jupyter lab nbs
+	$(BIN)/pip install -q -e ".[dev,lab]"
+	$(BIN)/jupyter lab nbs $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
 bench: demo
 	$(BIN)/python benchmarks/quality.py --data $(DEMO)
