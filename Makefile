@@ -62,7 +62,7 @@ lab: $(STAMP)
 bench: demo
 	$(BIN)/python benchmarks/quality.py --data $(DEMO)
 	$(BIN)/python benchmarks/generate.py
-	$(BIN)/python benchmarks/detect.py
+	$(BIN)/python benchmarks/detect.py --scale 1 4 --national 100
 	$(BIN)/python benchmarks/report.py
 
 clean:
