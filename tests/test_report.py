@@ -5,7 +5,9 @@ import pandas as pd
 import pytest
 from dtsj_analysis.load import load_dataset, save_dataset
 from dtsj_analysis.weekly import weekly_report, findings_summary
-from dtsj_analysis.publish import make_report, make_reports, patient_ids_in, chromium, pharmacy_balances
+from dtsj_analysis.publish import make_report, make_reports, patient_ids_in, chromium, pharmacy_balances, esc
+from dtsj_analysis import publish
+from dtsj_analysis.engine import DETECTORS, load_detectors, define
 
 WEEK = "2025-04-21"
 ARTIFACTS = Path(__file__).parents[1] / "test-artifacts"
@@ -46,6 +48,30 @@ def test_report_language_and_sections(navoi):
         assert heading in html
     assert "Prescriptions" not in html and "Headline" not in html      # no English in the Uzbek report
     assert "def " not in html and "import " not in html               # code is hidden
+
+def test_methodology_defines_every_detector(navoi):
+    html = navoi[0]["html"].read_text()
+    load_detectors()
+    assert len(DETECTORS) == 15
+    for d in DETECTORS.values(): assert esc(define(d, "uz")) in html, d.id
+    assert "20% идан кам" in html and "(<code>low_activity_outlet</code>)" in html
+
+CYRILLIC, LATIN = r"[А-Яа-яЁёЎўҚқҒғҲҳ]", r"[A-Za-z]"
+
+def foreign_words(html: str, lang: str) -> set:
+    "Words of the page's text in the other script: Cyrillic in uz-latn and en, Latin in uz and ru (ids, codes and Roman numerals aside)."
+    text = re.sub(r"<code>.*?</code>|<[^>]+>", " ", re.sub(r"<(style|script)[^>]*>.*?</\1>", " ", html, flags=re.S))
+    words = set(re.findall(r"[\w'’-]+", text))
+    if lang in ("uz-latn", "en"): return {w for w in words if re.search(CYRILLIC, w)}
+    return {w for w in words if re.search(LATIN, w) and not re.search(r"\d", w) and not re.fullmatch(r"[IVX]+", w) and w != "dtsj_analysis"}
+
+@pytest.mark.parametrize("lang", ["uz", "uz-latn", "ru", "en"])
+def test_every_language_is_written_in_one_script(demo, lang):
+    r = weekly_report(demo, "navoi", WEEK, lang)
+    html = "".join([publish.render_title(r), publish.render_headline(r), *(getattr(publish, f"render_section_{i}")(r, demo) for i in (1, 2, 3, 4)),
+                    publish.render_trends(r), publish.render_methodology(r), publish.render_provenance(r, {"region": "navoi", "lang": lang})])
+    assert foreign_words(html, lang) == set()
+    assert len(re.findall(r"<td", html)) > 100          # the sections are there, not just headings
 
 def test_no_patient_identifier_in_any_output(navoi, demo):
     paths, _ = navoi
