@@ -17,8 +17,8 @@ from .reference import to_latin
 # %% auto #0
 __all__ = ['PRESCRIBER_FEATURES', 'PHARMACY_FEATURES', 'FLOOR', 'MODELS', 'VERSUS', 'window', 'outside_hours', 'on_sunday',
            'unit_reference_price', 'prescriber_features', 'district_size', 'pharmacy_features', 'peer_z',
-           'score_robust_z', 'score_isolation_forest', 'score_lof', 'reasons', 'outlier_rows', 'prescriber_outlier',
-           'pharmacy_outlier']
+           'score_robust_z', 'score_isolation_forest', 'local_outlier_factor', 'score_lof', 'reasons', 'outlier_rows',
+           'prescriber_outlier', 'pharmacy_outlier']
 
 # %% ../nbs/10_outliers.ipynb #a3cf2a33
 def window(period: Period, days_before: int = 27) -> Period:
@@ -135,7 +135,7 @@ def pharmacy_features(ds: Dataset, period: Period) -> pd.DataFrame:
     f["peer_group"] = f.peer_coarse + " · " + lookup(ids, district_size(ph.reset_index()).set_axis(ph.index)).astype(str)
     return f.reset_index(names="pharmacy_id")[["pharmacy_id", "peer_group", "peer_coarse", *PHARMACY_FEATURES]]
 
-# %% ../nbs/10_outliers.ipynb #dbb65e04
+# %% ../nbs/10_outliers.ipynb #dc694342
 FLOOR = {"pct": 0.02, "int": 1.0, "money": 1.0, "num": 0.1, "ratio": 0.005}   # smallest spread, by kind of feature
 
 def peer_z(f: pd.DataFrame, features: dict, min_group: int = 5, cap: float = 25.0) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -167,13 +167,22 @@ def score_isolation_forest(z: pd.DataFrame, seed: int = 0) -> np.ndarray:
     m = IsolationForest(n_estimators=300, random_state=seed).fit(X)
     return -m.score_samples(X)
 
+def local_outlier_factor(X: np.ndarray, neighbours: int = 20) -> np.ndarray:
+    "Local outlier factor of each row of `X` among the others (Breunig et al. 2000), as scikit-learn's `LocalOutlierFactor` computes it."
+    from scipy.spatial import cKDTree
+    n, k = len(X), min(neighbours, len(X) - 1)
+    dist, idx = cKDTree(X).query(X, k=k + 1)
+    own = idx == np.arange(n)[:, None]
+    own[~own.any(axis=1), 0] = True              # a point with more than k duplicates drops its first neighbour, as scikit-learn does
+    dist, idx = dist[~own].reshape(n, k), idx[~own].reshape(n, k)
+    reach = np.maximum(dist, dist[idx, k - 1])   # reachability distance to each neighbour
+    lrd = 1.0 / (reach.mean(axis=1) + 1e-10)     # local reachability density
+    return (lrd[idx] / lrd[:, None]).mean(axis=1)
+
 def score_lof(z: pd.DataFrame, neighbours: int = 20) -> np.ndarray:
-    "LocalOutlierFactor score of the positive z-scores (higher is more anomalous)."
-    from sklearn.neighbors import LocalOutlierFactor
-    X = z.clip(lower=0).to_numpy()
-    if len(X) < 3: return score_robust_z(z)    # too few entities for neighbours
-    m = LocalOutlierFactor(n_neighbors=min(neighbours, max(2, len(X) - 1))).fit(X)
-    return -m.negative_outlier_factor_
+    "Local outlier factor of the positive z-scores (higher is more anomalous)."
+    if len(z) < 3: return score_robust_z(z)    # too few entities for neighbours
+    return local_outlier_factor(z.clip(lower=0).to_numpy(), neighbours)
 
 MODELS = {"robust_z": score_robust_z, "isolation_forest": score_isolation_forest, "lof": score_lof}
 

@@ -23,8 +23,8 @@ from .weekly import CROSS_SYSTEM, AGE_BUCKETS
 __all__ = ['REPORT_CSS', 'OFFLINE_TEMPLATE', 'ROOT', 'TEMPLATE', 'esc', 'in_script', 'html_table', 'figure', 'render_title',
            'render_headline', 'render_section_1', 'render_section_2', 'render_section_3', 'render_section_4',
            'png_data_uri', 'render_trends', 'render_methodology', 'render_provenance', 'atomic_write', 'notebook_html',
-           'patient_ids_in', 'chromium', 'html_to_pdf', 'report_paths', 'make_report', 'write_index', 'warm_findings',
-           'make_reports']
+           'patient_ids_in', 'chromium', 'html_to_pdf', 'report_paths', 'without_iri_checker', 'make_report',
+           'write_index', 'warm_findings', 'make_reports']
 
 # %% ../nbs/08_publish.ipynb #047b24fd
 def esc(v) -> str:
@@ -263,7 +263,7 @@ def html_to_pdf(html_path, pdf_path, timeout: int = 120) -> bool:
                        check=True, capture_output=True, timeout=timeout)
     tmp.replace(pdf_path); return True
 
-# %% ../nbs/08_publish.ipynb #14006208
+# %% ../nbs/08_publish.ipynb #21510fd0
 ROOT = Path(dtsj_analysis.__file__).resolve().parents[1]   # the repository: the template lives in its reports/
 TEMPLATE = ROOT / "reports" / "weekly.ipynb"
 
@@ -273,9 +273,16 @@ def report_paths(out, week, region) -> dict:
     return {"ipynb": out / "out" / w / f"{region}.ipynb", "html": out / "site" / w / f"{region}.html",
             "pdf": out / "site" / w / f"{region}.pdf"}
 
+def without_iri_checker():
+    """Keep jsonschema from importing its optional IRI format checker in this process: rfc3987-syntax 1.1 builds its
+    parser at import, about 2 s here (python-jsonschema/jsonschema#1521), and papermill and nbconvert pull jsonschema in
+    through nbformat, whose notebook schema never uses that format."""
+    if "jsonschema" not in sys.modules: sys.modules.setdefault("rfc3987_syntax", None)
+
 def make_report(data, region: str, week, lang: str = "uz", out="reports", history_weeks: int = 8, pdf: bool = True,
                 template=None, cache=True) -> dict:
     "Execute, render and publish one region's weekly report; return the paths written."
+    without_iri_checker()
     import papermill as pm
     w = check_week(region, week)
     if lang not in LANGS: raise ValueError(f"Unknown language {lang!r}; expected one of {', '.join(LANGS)}")
