@@ -149,7 +149,7 @@ def render_section_4(r: WeeklyReport, ds: Dataset) -> str:
             + html_table(a, {"channel": ("channel", None), "topic": ("topic", None), "n": ("count", _int(L)),
                              "resolved": ("resolved", _int(L)), "median_hours": ("median_hours", lambda v: fmt_dec(v, L))}, L))
 
-# %% ../nbs/08_publish.ipynb #e7c126df
+# %% ../nbs/08_publish.ipynb #2251f8cc
 def png_data_uri(fig) -> str:
     "A matplotlib figure as an embeddable PNG data URI."
     import matplotlib.pyplot as plt
@@ -166,6 +166,7 @@ def render_trends(r: WeeklyReport) -> str:
     ax[0].plot(labels, v.rx_issued, "k-o", ms=3, label=t("rx_issued", L)); ax[0].plot(labels, v.rx_dispensed, "--s", color="0.45", ms=3, label=t("rx_dispensed", L))
     ax[0].plot(labels, v.patients, ":", color="0.3", label=t("patients", L)); ax[0].legend(fontsize=7, frameon=False)
     ax[1].bar(labels, v.amount / 1e6, color="0.35"); ax[1].set_title(f'{t("amount", L)}, {money_unit(1, L)}', fontsize=9)
+    ax[0].yaxis.set_major_formatter(lambda y, _: fmt_int(y, L)); ax[1].yaxis.set_major_formatter(lambda y, _: fmt_dec(y, L, 0 if y == int(y) else 1))
     for a in ax:
         a.tick_params(axis="x", labelrotation=45, labelsize=7); a.tick_params(axis="y", labelsize=7)
         a.spines[["top", "right"]].set_visible(False)
