@@ -10,7 +10,7 @@ import functools
 import pandas as pd
 
 # %% auto #0
-__all__ = ['REGION_CODES', 'LANGS', 'regions', 'region_name', 'to_latin', 'districts', 'district_name']
+__all__ = ['REGION_CODES', 'LANGS', 'regions', 'region_name', 'to_latin', 'in_lang', 'districts', 'district_name']
 
 # %% ../nbs/00_reference.ipynb #71bfd5a4
 _REGIONS = [
@@ -64,6 +64,14 @@ def to_latin(text:str) -> str:
         out.append(lat.capitalize() if ch != low and lat else lat)
         prev = ch
     return "".join(out)
+
+# %% ../nbs/00_reference.ipynb #04215f01
+def in_lang(texts: dict, lang: str, **fill) -> str:
+    "The text of `texts` (keyed uz, ru, en) in `lang`, with `fill` substituted if given; Uzbek Latin is transliterated from the Cyrillic."
+    if lang not in LANGS: raise ValueError(f"Unknown language {lang!r}; expected one of {', '.join(LANGS)}")
+    s = texts["uz" if lang == "uz-latn" else lang]
+    if fill: s = s.format(**fill)
+    return to_latin(s) if lang == "uz-latn" else s
 
 # %% ../nbs/00_reference.ipynb #35122b0b
 _NAVOI = [  # uz, ru, en, weight
