@@ -264,15 +264,14 @@ def html_to_pdf(html_path, pdf_path, timeout: int = 120) -> bool:
                        check=True, capture_output=True, timeout=timeout)
     tmp.replace(pdf_path); return True
 
-# %% ../nbs/08_publish.ipynb #21510fd0
+# %% ../nbs/08_publish.ipynb #9515217a
 ROOT = Path(dtsj_analysis.__file__).resolve().parents[1]   # the repository: the template lives in its reports/
 TEMPLATE = ROOT / "reports" / "weekly.ipynb"
 
-def report_paths(out, week, region) -> dict:
+def report_paths(out, week, region, lang: str = "uz") -> dict:
     "Where the executed notebook, the HTML and the PDF of one report go."
-    out, w = Path(out), str(pd.Timestamp(week).date())
-    return {"ipynb": out / "out" / w / f"{region}.ipynb", "html": out / "site" / w / f"{region}.html",
-            "pdf": out / "site" / w / f"{region}.pdf"}
+    out, w, name = Path(out), str(pd.Timestamp(week).date()), region if lang == "uz" else f"{region}.{lang}"
+    return {"ipynb": out / "out" / w / f"{name}.ipynb", "html": out / "site" / w / f"{name}.html", "pdf": out / "site" / w / f"{name}.pdf"}
 
 def without_iri_checker():
     """Keep jsonschema from importing its optional IRI format checker in this process: rfc3987-syntax 1.1 builds its
@@ -287,7 +286,7 @@ def make_report(data, region: str, week, lang: str = "uz", out="reports", histor
     import papermill as pm
     w = check_week(region, week)
     if lang not in LANGS: raise ValueError(f"Unknown language {lang!r}; expected one of {', '.join(LANGS)}")
-    paths = report_paths(out, w, region)
+    paths = report_paths(out, w, region, lang)
     paths["ipynb"].parent.mkdir(parents=True, exist_ok=True)
     tmp_nb = paths["ipynb"].with_name(f".{region}.{os.getpid()}.ipynb")
     params = dict(region=region, week_start=str(w.date()), data=str(data), lang=lang, history_weeks=int(history_weeks),
@@ -313,7 +312,7 @@ def _load(data, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore"); return load_dataset(data, **kw)
 
-# %% ../nbs/08_publish.ipynb #32dd4abf
+# %% ../nbs/08_publish.ipynb #c3d18250
 def write_index(out="reports") -> Path:
     "Write `out/site/index.html` listing every report by week and region, and the report style for Quarto."
     site = Path(out) / "site"
@@ -321,11 +320,14 @@ def write_index(out="reports") -> Path:
     rows = []
     for w in weeks:
         links = []
-        for h in sorted(w.glob("*.html")):
-            if h.stem not in REGION_CODES: continue
-            pdf = h.with_suffix(".pdf")
-            links.append(f'<a href="{esc(w.name)}/{esc(h.name)}">{esc(region_name(h.stem, "uz"))}</a>'
-                         + (f' (<a href="{esc(w.name)}/{esc(pdf.name)}">PDF</a>)' if pdf.exists() else ""))
+        for region in REGION_CODES:
+            copies = [(lang, report_paths(out, w.name, region, lang)) for lang in LANGS]
+            copies = [(lang, p["html"], p["pdf"]) for lang, p in copies if p["html"].exists()]
+            if not copies: continue
+            link = lambda f, text: f'<a href="{esc(w.name)}/{esc(f.name)}">{esc(text)}</a>'
+            name = region_name(region, "uz")
+            parts = [link(h, name if lang == "uz" else lang) + (f' ({link(pdf, "PDF")})' if pdf.exists() else "") for lang, h, pdf in copies]
+            links.append(" ".join(parts if copies[0][0] == "uz" else [esc(name), *parts]))
         if links: rows.append(f"<tr><th>{esc(fmt_week(w.name, 'uz'))} {w.name[:4]}</th><td>{' · '.join(links)}</td></tr>")
     page = ("<!DOCTYPE html><html lang=\"uz\"><head><meta charset=\"utf-8\"><title>ДТСЖ: ҳафталик ҳисоботлар</title>"
             f"<style>{REPORT_CSS}</style></head><body class=\"jp-Notebook\"><h1>ДТСЖ ҳудудий бўлинмаларининг ҳафталик ҳисоботлари</h1>"

@@ -24,9 +24,9 @@ __all__ = ['TEXT', 'MONEY_UNITS', 'MONTHS', 'AGE_BUCKETS', 'CROSS_SYSTEM', 't', 
            'pharmacy_balances', 'outlets_by_district', 'reserve_by_facility', 'inconsistencies', 'top_findings',
            'appeals_summary', 'channel_name', 'WeeklyReport', 'weekly_report']
 
-# %% ../nbs/07_weekly.ipynb #8c4fd582
+# %% ../nbs/07_weekly.ipynb #7d2cd249
 TEXT = {
-    "title": ("ДТСЖ {region} ҳудудий бўлинмасининг ҳафталик ҳисоботи", "Еженедельный отчёт территориального отделения ГФМС: {region}", "Weekly report of the SHIF {region} regional division"),
+    "title": ("ДТСЖ {region} ҳудудий бўлинмасининг ҳафталик ҳисоботи", "Еженедельный отчёт территориального отделения ГФМС: {region}", "Weekly report of the SHIF regional division: {region}"),
     "headline": ("Асосий кўрсаткичлар", "Основные показатели", "Headline figures"),
     "indicator": ("Кўрсаткич", "Показатель", "Indicator"),
     "this_week": ("Ҳисобот ҳафтаси", "Отчётная неделя", "This week"),

@@ -73,6 +73,15 @@ def test_every_language_is_written_in_one_script(demo, lang):
     assert foreign_words(html, lang) == set()
     assert len(re.findall(r"<td", html)) > 100          # the sections are there, not just headings
 
+def test_another_language_goes_beside_the_uzbek_report(navoi, demo_dir):
+    paths, out = navoi
+    before = paths["html"].read_bytes()
+    en = make_report(demo_dir, "navoi", WEEK, "en", out, pdf=False)
+    assert en["html"].name == "navoi.en.html" and paths["html"].read_bytes() == before
+    html = en["html"].read_text()
+    assert "Weekly report" in html and "21–25 April" in html and foreign_words(html, "en") == set()
+    assert f"{WEEK}/navoi.en.html" in (out / "site" / "index.html").read_text()
+
 def test_no_patient_identifier_in_any_output(navoi, demo):
     paths, _ = navoi
     for p in (paths["html"], paths["ipynb"]):
