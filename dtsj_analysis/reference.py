@@ -10,7 +10,7 @@ import functools
 import pandas as pd
 
 # %% auto #0
-__all__ = ['REGION_CODES', 'LANGS', 'regions', 'region_name', 'to_latin', 'in_lang', 'districts', 'district_name']
+__all__ = ['REGION_CODES', 'LANGS', 'WRITTEN_IN', 'regions', 'region_name', 'to_latin', 'in_lang', 'districts', 'district_name']
 
 # %% ../nbs/00_reference.ipynb #71bfd5a4
 _REGIONS = [
@@ -65,7 +65,9 @@ def to_latin(text:str) -> str:
         prev = ch
     return "".join(out)
 
-# %% ../nbs/00_reference.ipynb #04215f01
+# %% ../nbs/00_reference.ipynb #0dcf3e0b
+WRITTEN_IN = ("uz", "ru", "en")   # the languages texts are written in; Uzbek Latin is transliterated from the Cyrillic
+
 def in_lang(texts: dict, lang: str, **fill) -> str:
     "The text of `texts` (keyed uz, ru, en) in `lang`, with `fill` substituted if given; Uzbek Latin is transliterated from the Cyrillic."
     if lang not in LANGS: raise ValueError(f"Unknown language {lang!r}; expected one of {', '.join(LANGS)}")
