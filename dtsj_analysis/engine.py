@@ -55,18 +55,20 @@ class Detector:
     params: dict = field(default_factory=dict)
     kind: str = "rule"            # rule, behaviour or outlier
     definition: dict = field(default_factory=dict)  # when it flags, per language; {param} fields name default parameters
+    section: str = "III"          # the report section it appears in: I, II, III or IV
+    group: str = ""               # the report table (and workbook sheet) it appears in, a key of `GROUPS`
     def __repr__(self): return f"Detector({self.id}: {self.title['en']})"
 
 DETECTORS: dict[str, Detector] = {}
 
-def detector(id, entity, title, explain, *, definition, kind="rule", **params):
+def detector(id, entity, title, explain, *, definition, kind="rule", section="III", group="", **params):
     "Register the decorated function as detector `id`, defined by `definition`, with default `params`."
     for lang in WRITTEN_IN:
         if lang not in definition: raise ValueError(f"Detector {id!r}: definition has no {lang!r} text")
         try: definition[lang].format(**params)
         except (KeyError, IndexError) as e: raise ValueError(f"Detector {id!r}: definition[{lang!r}] names {e}, which is not a parameter") from None
     def register(fn):
-        DETECTORS[id] = Detector(id, entity, title, explain, fn, params, kind, definition)
+        DETECTORS[id] = Detector(id, entity, title, explain, fn, params, kind, definition, section, group or id)
         return fn
     return register
 
@@ -106,7 +108,7 @@ def locate(ds: Dataset, entity: str, ids: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"region": keys.map(where.region).astype("str"), "district": keys.map(where.district).astype("str")}).reset_index(drop=True)
 
 # %% ../nbs/04_engine.ipynb #03c54227
-DETECTOR_MODULES = ["dtsj_analysis.rules", "dtsj_analysis.behaviour", "dtsj_analysis.outliers"]
+DETECTOR_MODULES = ["dtsj_analysis.rules", "dtsj_analysis.behaviour", "dtsj_analysis.monitoring", "dtsj_analysis.outliers"]
 
 def load_detectors():
     "Import the modules that register the detectors, in a fixed order (so the registry never depends on import order elsewhere)."

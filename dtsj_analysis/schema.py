@@ -87,6 +87,13 @@ TABLES = {t.name: t for t in [
     Table("appeals", ("appeal_id",), (Col("appeal_id", "id"), Col("received_at", "timestamp"), Col("region", checks=(known_region,)),
         opt("district"), Col("channel", checks=(pa.Check.isin(["telegram", "phone", "oral", "online", "letter"],
         error="telegram, phone, oral, online or letter"),)), Col("topic"), opt("resolved_at", "timestamp")), required=False),
+    Table("activities", ("activity_id",), (Col("activity_id", "id"), Col("region", checks=(known_region,)), Col("held_on", "date"),
+        Col("section", checks=(pa.Check.isin(["I", "II", "III", "IV"], error="I, II, III or IV"),)), Col("text")), required=False),
+    Table("verdicts", ("detector", "entity_type", "entity_id", "period_start", "checked_on"), (Col("detector"),
+        Col("entity_type", checks=(pa.Check.isin(["prescription", "dispensing", "pharmacy", "prescriber", "patient", "facility",
+        "medicine_district"], error="an entity type of the findings table"),)), Col("entity_id", "id"), Col("period_start", "date"),
+        Col("verdict", checks=(pa.Check.isin(["confirmed", "dismissed", "open"], error="confirmed, dismissed or open"),)),
+        opt("note"), Col("checked_by"), Col("checked_on", "date")), required=False),
 ]}
 REQUIRED_TABLES = tuple(n for n, t in TABLES.items() if t.required)
 
