@@ -293,12 +293,13 @@ def write_workbook(findings: pd.DataFrame,  # one region's findings of one week 
                    path,                    # where to write the .xlsx
                    lang: str = "uz",        # uz, uz-latn, ru or en
                    names: pd.DataFrame | None = None,  # entity_type, entity_id, facility, pharmacy, label (see `entity_names`)
-                   region: str = "navoi",   # the region code, for the title
+                   *, region: str,          # the region code, for the title
                    week=None,               # the week's Monday (default: the findings' period start)
                    secret: str = "",        # the store's key secret (see `finding_key`)
                    top: int | None = 100) -> Path:  # rows kept per outlier detector
     "Write the inspectors' workbook of one region and week to `path` (atomically); return the path."
     if lang not in LANGS: raise ValueError(f"Unknown language {lang!r}; expected one of {', '.join(LANGS)}")
+    region_name(region)   # an unknown region fails here, before anything is written
     week = pd.Timestamp(week if week is not None else findings.period_start.min() if len(findings) else "NaT")
     if pd.isna(week): raise ValueError("write_workbook: no findings and no week given")
     wb, sheets = Workbook(), {}
