@@ -18,7 +18,7 @@ from .reference import LANGS, WRITTEN_IN, in_lang, to_latin, region_name, distri
 from .engine import DETECTORS, load_detectors
 
 # %% auto #0
-__all__ = ['TEXT', 'FINDING_KEY_SQL', 'SHEET_COLUMNS', 'FORMULA_START', 'DATE_FORMAT', 'NUMBER_FORMAT', 'INPUT_FILL',
+__all__ = ['TEXT', 'FINDING_KEY_SQL', 'SHEET_COLUMNS', 'FORMULA_START', 'DATE_FORMAT', 'NUMBER_FORMAT', 'INPUT_FILL', 'WRAP',
            'SECTION_ORDER', 't', 'finding_key', 'finding_keys', 'prescription_ids', 'entity_names', 'detector_title',
            'sheet_rows', 'put', 'verdict_validations', 'group_sheet', 'detector_order', 'group_of', 'sheet_title',
            'summary_sheet', 'select_rows', 'write_workbook', 'workbook_text']
@@ -173,7 +173,7 @@ def sheet_rows(findings: pd.DataFrame, names: pd.DataFrame | None = None, lang: 
         "pharmacy": col("pharmacy").map(lambda s: _latin(s, lang)),
         "entity_type": [t(f"et_{e}", lang) if f"et_{e}" in TEXT else e for e in f.entity_type],
         "entity": rx.where(patient, label.map(lambda s: _latin(s, lang))),
-        "detector": [detector_title(d, lang) for d in f.detector], "period_start": pd.to_datetime(f.period_start),
+        "detector": f.detector.map({d: detector_title(d, lang) for d in set(f.detector)}), "period_start": pd.to_datetime(f.period_start),
         "score": f.score.astype("float64"), "amount_at_risk": f.amount_at_risk.astype("float64"),
         "explanation": f.explanation.map(lambda s: to_latin(s) if lang == "uz-latn" and isinstance(s, str) else s),
         "verdict": None, "note": None, "checked_by": None, "checked_on": None, "key": finding_keys(f, secret)})
@@ -185,6 +185,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 DATE_FORMAT = {"uz": "dd.mm.yyyy", "uz-latn": "dd.mm.yyyy", "ru": "dd.mm.yyyy", "en": "yyyy-mm-dd"}
 NUMBER_FORMAT = {"money": "#,##0", "score": "0.00", "count": "0"}
 INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")   # the columns the inspector fills in
+WRAP = Alignment(wrap_text=True, vertical="top")
 
 def _is_missing(v): return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT
 
@@ -198,7 +199,7 @@ def put(ws, row: int, col: int, value, kind: str = "text", lang: str = "uz"):
     elif not _is_missing(value) and str(value) != "":
         s = ILLEGAL_CHARACTERS_RE.sub("", str(value)); cell.value = s
         if s.startswith(FORMULA_START): cell.data_type, cell.quotePrefix = "s", True
-    if kind == "wrap": cell.alignment = Alignment(wrap_text=True, vertical="top")
+    if kind == "wrap": cell.alignment = WRAP
     if kind in ("verdict", "input", "input_date"): cell.fill = INPUT_FILL
     return cell
 
@@ -282,7 +283,7 @@ def summary_sheet(ws, findings: pd.DataFrame, sheets: dict, shown: dict, region:
 def select_rows(findings: pd.DataFrame, top: int | None = 100) -> pd.DataFrame:
     "`findings` with only the `top` highest scores of each outlier detector (all when `top` is None), in detector order."
     load_detectors()
-    outlier = findings.detector.map(lambda d: d in DETECTORS and DETECTORS[d].kind == "outlier")
+    outlier = findings.detector.isin([d.id for d in DETECTORS.values() if d.kind == "outlier"])
     f = findings.assign(_o=findings.detector.map({d: i for i, d in enumerate(detector_order(findings))}), _n=0)
     f = f.sort_values(["_o", "score", "entity_id"], ascending=[True, False, True], kind="stable")
     f["_n"] = f.groupby("detector").cumcount()
@@ -304,7 +305,7 @@ def write_workbook(findings: pd.DataFrame,  # one region's findings of one week 
     if pd.isna(week): raise ValueError("write_workbook: no findings and no week given")
     wb, sheets = Workbook(), {}
     chosen = select_rows(findings, top)
-    for group, g in chosen.groupby(chosen.detector.map(group_of), sort=False):
+    for group, g in chosen.groupby(chosen.detector.map({d: group_of(d) for d in set(chosen.detector)}), sort=False):
         sheets[group] = sheet_title(group, lang, taken=[t("summary", lang), *sheets.values()])
         group_sheet(wb, sheets[group], sheet_rows(g, names, lang, secret), lang)
     shown = chosen.detector.value_counts().to_dict()
