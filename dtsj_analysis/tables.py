@@ -10,9 +10,10 @@ import html, re
 from html.parser import HTMLParser
 import pandas as pd
 from .reference import LANGS, WRITTEN_IN, in_lang
+from .fmt import STYLES
 
 # %% auto #0
-__all__ = ['TEXT', 'DECIMAL', 'COLLATION', 't', 'body_rows', 'searchable_table', 'page_scripts', 'example_page', 'example_rows']
+__all__ = ['TEXT', 'COLLATION', 't', 'body_rows', 'searchable_table', 'page_scripts', 'example_page', 'example_rows']
 
 # %% ../nbs/14a_tables.ipynb #4740e172
 TEXT = {
@@ -42,7 +43,6 @@ def body_rows(html_table: str) -> int:
     return p.rows
 
 # %% ../nbs/14a_tables.ipynb #979c98d5
-DECIMAL = {"uz": ",", "uz-latn": ",", "ru": ",", "en": "."}
 COLLATION = {"uz": "uz-Cyrl", "uz-latn": "uz-Latn", "ru": "ru", "en": "en"}
 
 def searchable_table(html_table: str,       # one <table> with <thead> and <tbody>
@@ -55,7 +55,7 @@ def searchable_table(html_table: str,       # one <table> with <thead> and <tbod
     n, rest = int(print_rows), body_rows(html_table) - int(print_rows)
     more = f'<p class="dtsj-more"{"" if rest > 0 else " hidden"}>{html.escape(t("more", lang, n=max(rest, 0)))}</p>'
     search = html.escape(t("search", lang))
-    return (f'<div class="dtsj-table" id="{table_id}" data-print-rows="{n}" data-decimal="{DECIMAL[lang]}" '
+    return (f'<div class="dtsj-table" id="{table_id}" data-print-rows="{n}" data-decimal="{STYLES[lang].decimal}" '
             f'data-lang="{COLLATION[lang]}" data-more="{html.escape(t("more", lang), quote=True)}">\n'
             f'<input type="search" class="dtsj-search" placeholder="{search}…" aria-label="{search}" aria-controls="{table_id}">'
             f'<span class="dtsj-count" aria-live="polite"></span>\n{html_table}\n{more}\n'

@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 import openpyxl
 from .reference import LANGS
-from .load import read_csv_text, SourceError
+from .sources import SourceError, csv_encoding
 from .workbook import SHEET_COLUMNS, t, finding_keys
 
 # %% auto #0
 __all__ = ['VERDICTS', 'VERDICT_COLUMNS', 'FINDING_KEY', 'READ_COLUMNS', 'HEADERS', 'VERDICT_WORDS', 'INPUTS', 'VERDICT_RANK',
-           'LATEST_VERDICTS_SQL', 'verdict_of', 'cell_text', 'read_verdict_file', 'known_findings', 'parse_day',
-           'where', 'row_problems', 'check_verdicts', 'resolve_verdicts', 'new_verdicts', 'prepare_import',
+           'LATEST_VERDICTS_SQL', 'verdict_of', 'cell_text', 'read_csv', 'read_verdict_file', 'known_findings',
+           'parse_day', 'where', 'row_problems', 'check_verdicts', 'resolve_verdicts', 'new_verdicts', 'prepare_import',
            'workbook_scope', 'latest_verdicts', 'with_verdicts']
 
 # %% ../nbs/14_verdicts.ipynb #ba6fdd17
@@ -83,16 +83,21 @@ def _read_xlsx(path: Path) -> tuple[pd.DataFrame, list[str]]:
         found += got; problems += bad
     return _frame(found), problems
 
+def read_csv(path: Path) -> pd.DataFrame:
+    "A CSV file as text: UTF-8 with or without BOM, or Windows-1251, as the contract allows."
+    enc = csv_encoding(path)
+    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig" if enc == "utf-8" else enc)
+
 def read_verdict_file(path) -> tuple[pd.DataFrame, list[str]]:
     "The verdict rows of a filled findings workbook, or of a CSV/xlsx/Parquet file in the contract's verdicts form, and the file's problems."
     path = Path(path)
     if not path.is_file(): return _frame([]), [f"{path}: no such file"]
     if path.suffix.lower() == ".xlsx": return _read_xlsx(path)
     try:
-        if path.suffix.lower() == ".csv": df = read_csv_text(path)
+        if path.suffix.lower() == ".csv": df = read_csv(path)
         elif path.suffix.lower() == ".parquet": df = pd.read_parquet(path)
         else: return _frame([]), [f"{path.name}: unknown file type {path.suffix!r}; expected .xlsx, .csv or .parquet"]
-    except (SourceError, OSError, ValueError, pd.errors.ParserError) as e: return _frame([]), [f"{path.name}: cannot be read ({e})"]
+    except (SourceError, OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as e: return _frame([]), [f"{path.name}: cannot be read ({e})"]
     got, bad = _table_rows(list(df.columns), df.itertuples(index=False), path.name, None, 2)
     return _frame(got), bad
 
