@@ -17,9 +17,9 @@ from .workbook import SHEET_COLUMNS, t, finding_keys
 
 # %% auto #0
 __all__ = ['VERDICTS', 'VERDICT_COLUMNS', 'FINDING_KEY', 'READ_COLUMNS', 'HEADERS', 'VERDICT_WORDS', 'INPUTS', 'VERDICT_RANK',
-           'LATEST_VERDICTS_SQL', 'verdict_of', 'cell_text', 'read_csv', 'read_verdict_file', 'known_findings',
-           'parse_day', 'where', 'row_problems', 'check_verdicts', 'resolve_verdicts', 'new_verdicts', 'prepare_import',
-           'workbook_scope', 'latest_verdicts', 'with_verdicts']
+           'LATEST_VERDICTS_SQL', 'verdict_of', 'cell_text', 'read_csv', 'read_verdict_file', 'read_verdict_frame',
+           'known_findings', 'parse_day', 'where', 'row_problems', 'check_verdicts', 'resolve_verdicts', 'new_verdicts',
+           'prepare_import', 'workbook_scope', 'latest_verdicts', 'with_verdicts']
 
 # %% ../nbs/14_verdicts.ipynb #ba6fdd17
 VERDICTS = ("confirmed", "dismissed", "open")
@@ -98,7 +98,11 @@ def read_verdict_file(path) -> tuple[pd.DataFrame, list[str]]:
         elif path.suffix.lower() == ".parquet": df = pd.read_parquet(path)
         else: return _frame([]), [f"{path.name}: unknown file type {path.suffix!r}; expected .xlsx, .csv or .parquet"]
     except (SourceError, OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as e: return _frame([]), [f"{path.name}: cannot be read ({e})"]
-    got, bad = _table_rows(list(df.columns), df.itertuples(index=False), path.name, None, 2)
+    return read_verdict_frame(df, path.name)
+
+def read_verdict_frame(df: pd.DataFrame, name: str = "verdicts") -> tuple[pd.DataFrame, list[str]]:
+    "The verdict rows of frame `df` (a dataset's `verdicts` table, say), named `name` in messages, its rows counted from 2 as in a file."
+    got, bad = _table_rows(list(df.columns), df.itertuples(index=False), name, None, 2)
     return _frame(got), bad
 
 # %% ../nbs/14_verdicts.ipynb #580b82c2
