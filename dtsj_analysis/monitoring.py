@@ -76,13 +76,13 @@ MONTHS_OF = {"uz": "январь февраль март апрель май и�
 def silent_day(day, usual, lang: str) -> str:
     "A silent day and its usual count in `lang`: `Wednesday 23 April (usually 31)`."
     day, n = pd.Timestamp(day), f"{usual:g}"
-    wd, m = WEEKDAYS[lang][day.dayofweek], MONTHS_OF[lang][day.month - 1]
+    wd, m = WEEKDAYS[lang][day.day_of_week], MONTHS_OF[lang][day.month - 1]
     return {"uz": f"{day.day} {m}, {wd} (одатда {n} та)", "ru": f"{wd}, {day.day} {m} (обычно {n})",
             "en": f"{wd} {day.day} {m} (usually {n})"}[lang]
 
 def working_days(period: Period) -> list:
     "The days of `period` from Monday to Saturday."
-    return [d for d in period.days if d.dayofweek < 6]
+    return [d for d in period.days if d.day_of_week < 6]
 
 # %% ../nbs/06a_monitoring.ipynb #52346e52
 @detector("prescribing_gap", "facility",
