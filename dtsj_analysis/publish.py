@@ -295,7 +295,7 @@ def make_report(data, region: str, week, lang: str = "uz", out="reports", histor
         pm.execute_notebook(str(template or TEMPLATE), str(tmp_nb), parameters=params, kernel_name="python3",
                             progress_bar=False, cwd=str(Path.cwd()))
         page = notebook_html(tmp_nb, t("title", lang, region=region_name(region, lang)) + f" ({fmt_week(w, lang)})", lang)
-        leaked = patient_ids_in(page, _load(data, tables=["patients"], strict=False))
+        leaked = patient_ids_in(page, _load(data, strict=False))
         if leaked: raise RuntimeError(f"{region} {w.date()}: the rendered report contains {len(leaked)} patient identifier(s); not published")
         tmp_nb.replace(paths["ipynb"])
     finally:

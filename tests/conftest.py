@@ -1,7 +1,9 @@
-import warnings
+import os, tempfile, warnings
 import pytest
 from dtsj_analysis.demo import write_demo
 from dtsj_analysis.load import load_dataset
+
+os.environ.setdefault("DTSJ_CACHE", tempfile.mkdtemp(prefix="dtsj-cache-"))   # the tests' cached stores stay out of ~/.cache
 
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory):
