@@ -10,6 +10,7 @@ import re
 import pandas as pd
 from .engine import detector, Period
 from .reference import district_name, to_latin
+from .fmt import fmt_value
 from .rules import REIMBURSED, ATC_PRICE, RX_VALUE
 
 # %% auto #0
@@ -74,8 +75,8 @@ MONTHS_OF = {"uz": "январь февраль март апрель май и�
              "en": "January February March April May June July August September October November December".split()}
 
 def silent_day(day, usual, lang: str) -> str:
-    "A silent day and its usual count in `lang`: `Wednesday 23 April (usually 31)`."
-    day, n = pd.Timestamp(day), f"{usual:g}"
+    "A silent day and its usual count in `lang` (numbers in the language's style): `Wednesday 23 April (usually 31)`."
+    day, n = pd.Timestamp(day), fmt_value(float(usual), lang)
     wd, m = WEEKDAYS[lang][day.day_of_week], MONTHS_OF[lang][day.month - 1]
     return {"uz": f"{day.day} {m}, {wd} (одатда {n} та)", "ru": f"{wd}, {day.day} {m} (обычно {n})",
             "en": f"{wd} {day.day} {m} (usually {n})"}[lang]
