@@ -306,20 +306,30 @@ class Injector:
         w = week_of(pd.Series(pd.to_datetime(when))) if when is not None else pd.Series([pd.NaT] * len(ids))
         kinds = [kind] * len(w) if isinstance(kind, str) else list(kind)
         self.labels += [(detector, entity_type, str(i), d, k) for i, d, k in zip(ids, w, kinds)]
-    def pick(self, df, n, used=None, col=None):
-        "Up to `n` random rows of `df` whose `col` is not yet used; marks them used."
+    def pick(self, df, n, used=None, col=None, show=None):
+        """Up to `n` random rows of `df` whose `col` is not yet used; marks them used. `show` (aligned with `df`) names the region
+        where a row's anomaly would show in the last week, missing elsewhere: one such row of each region comes first."""
+        if show is not None: df = df.assign(_show=show)
         if used: df = df[~df[col].isin(self.used[used])]
         df = df.drop_duplicates(col) if col else df
-        take = df.iloc[self.rng.permutation(len(df))[:n]]
+        order = self.rng.permutation(len(df))
+        if show is not None:
+            s = pd.Series(df._show.to_numpy()[order])
+            first = (s.notna() & ~s.duplicated()).to_numpy()
+            order, df = np.r_[order[first], order[~first]], df.drop(columns="_show")
+        take = df.iloc[order[:n]]
         if used: self.used[used] |= set(take[col])
         return take
+    def shows(self, when, region, ok=True):
+        "`region` where `when` falls in the last week (and `ok`), missing elsewhere: the `show` of `pick`."
+        return region.where((when >= self.end - pd.Timedelta(days=7)) & (when < self.end) & ok)
     def new_ids(self, table, col, prefix, n):
         "Fresh identifiers for `n` added rows."
         return [f"{prefix}{i:08d}" for i in range(len(self.T[table]) + 1, len(self.T[table]) + n + 1)]
 
 # %% ../nbs/03_demo.ipynb #bf4c3d6b
 def _disp_ctx(J):
-    "Dispensings with their prescription's facts, limited to the injection weeks and to always-contracted pharmacies."
+    "Dispensings with their prescription's facts and pharmacy's region, limited to the injection weeks and to always-contracted pharmacies."
     d, rx, ph = J.T["dispensings"], J.T["prescriptions"], J.T["pharmacies"]
     safe = ph[ph.fate.isin(["open", "anchor"])].pharmacy_id
     x = d.merge(rx[["prescription_id", "issued_at", "valid_until", "reimbursed", "patient_id", "quantity"]].rename(columns={"quantity": "rx_q"}),
@@ -327,7 +337,8 @@ def _disp_ctx(J):
     n_disp = d.groupby("prescription_id").size()
     x["single"] = x.prescription_id.map(n_disp).eq(1) & x.quantity.eq(x.rx_q)
     ok = (x.dispensed_at >= J.inj_from) & x.pharmacy_id.isin(safe) & ~x.dispensing_id.isin(J.used["dispensing"])
-    return x[ok & ~x.prescription_id.isin(J.used["rx"]) & ~x.patient_id.isin(J.used["patient"])]
+    x = x[ok & ~x.prescription_id.isin(J.used["rx"]) & ~x.patient_id.isin(J.used["patient"])]
+    return x.assign(region=x.pharmacy_id.map(ph.set_index("pharmacy_id").region))
 
 def _isin(s: pd.Series, values: pd.Series) -> pd.Series:
     "`s.isin(values)` for many string values: through object arrays, ten times faster than pandas 3's string `isin`."
@@ -339,7 +350,7 @@ def _set(J, table, key, ids, **cols):
     for c, v in cols.items(): t.iloc[pos, t.columns.get_loc(c)] = v
 
 def inject_price_above_reference(J, n):
-    x = J.pick(_disp_ctx(J), n, "dispensing", "dispensing_id")
+    x = _disp_ctx(J); x = J.pick(x, n, "dispensing", "dispensing_id", J.shows(x.dispensed_at, x.region))
     ref = x.drug_code.map(J.T["drugs"].set_index("drug_code").reference_price)
     _set(J, "dispensings", "dispensing_id", x.dispensing_id, amount_claimed=(x.quantity * ref * J.rng.uniform(1.05, 1.6, len(x))).round(2).to_numpy())
     J.label("price_above_reference", "dispensing", x.dispensing_id, x.dispensed_at)
@@ -351,7 +362,7 @@ def _other_drug(J, atc):
     return pool.drug_code.iloc[J.rng.integers(len(pool))]
 
 def inject_drug_mismatch(J, n):
-    x = J.pick(_disp_ctx(J).dropna(subset=["issued_at"]), n, "dispensing", "dispensing_id")
+    x = _disp_ctx(J).dropna(subset=["issued_at"]); x = J.pick(x, n, "dispensing", "dispensing_id", J.shows(x.dispensed_at, x.region))
     dr = J.T["drugs"]; atc = x.drug_code.map(dr.set_index("drug_code").atc_code)
     other = [_other_drug(J, a) for a in atc]
     ref = pd.Series(other).map(dr.set_index("drug_code").reference_price).to_numpy()
@@ -360,7 +371,8 @@ def inject_drug_mismatch(J, n):
     J.label("drug_mismatch", "dispensing", x.dispensing_id, x.dispensed_at)
 
 def inject_outlet_not_contracted(J, n):
-    x = J.pick(_disp_ctx(J)[lambda x: x.reimbursed.fillna(False).astype(bool)], n, "dispensing", "dispensing_id")
+    x = _disp_ctx(J)[lambda x: x.reimbursed.fillna(False).astype(bool)]
+    x = J.pick(x, n, "dispensing", "dispensing_id", J.shows(x.dispensed_at, x.region))
     ph = J.T["pharmacies"]; region = x.pharmacy_id.map(ph.set_index("pharmacy_id").region)
     free = ph[ph.uncontracted].groupby("region").pharmacy_id.first()
     _set(J, "dispensings", "dispensing_id", x.dispensing_id, pharmacy_id=region.map(free).to_numpy())
@@ -370,7 +382,8 @@ def inject_outlet_not_contracted(J, n):
 def inject_over_dispensed(J, n):
     x = _disp_ctx(J)
     x = x[x.single & (x.dispensed_at + pd.Timedelta(days=4) < np.minimum(x.valid_until, J.end))]
-    x = J.pick(x, n, "dispensing", "dispensing_id"); J.used["rx"] |= set(x.prescription_id)
+    x = J.pick(x, n, "dispensing", "dispensing_id", J.shows(x.dispensed_at, x.region, x.dispensed_at.dt.day_of_week <= 3))   # +1-3 days: same week
+    J.used["rx"] |= set(x.prescription_id)
     add = x[["prescription_id", "pharmacy_id", "drug_code"]].copy()
     add["dispensed_at"] = (x.dispensed_at + pd.to_timedelta(J.rng.integers(1, 4, len(x)), unit="D")).astype("datetime64[us]")
     add["quantity"] = np.ceil(x.quantity / 2); add["amount_claimed"] = (x.amount_claimed / x.quantity * add.quantity).round(2)
@@ -380,7 +393,7 @@ def inject_over_dispensed(J, n):
     J.label("over_dispensed", "dispensing", add.dispensing_id, add.dispensed_at)
 
 def inject_dispense_without_rx(J, n):
-    x = J.pick(_disp_ctx(J), n, "dispensing", "dispensing_id")
+    x = _disp_ctx(J); x = J.pick(x, n, "dispensing", "dispensing_id", J.shows(x.dispensed_at, x.region))
     add = x[["pharmacy_id", "dispensed_at", "drug_code", "quantity", "amount_claimed"]].copy()
     add.insert(0, "prescription_id", [f"77{i:08d}" if i % 4 else None for i in range(len(add))])
     add.insert(0, "dispensing_id", J.new_ids("dispensings", "dispensing_id", "S8", len(add)))
@@ -393,7 +406,9 @@ def inject_out_of_window(J, n, patients):
     x = x[~is_protected(x, patients).to_numpy()]
     late = x.valid_until + pd.Timedelta(days=5) < J.end
     early = x[~late & (x.issued_at - pd.Timedelta(hours=3) >= J.inj_from)]
-    a = J.pick(x[late], (n + 1) // 2, "dispensing", "dispensing_id"); b = J.pick(early, n // 2, "dispensing", "dispensing_id")
+    x = x[late]   # a late dispensing lands on valid_until + 1-4 days: in the last week when valid_until is within a day of its Monday
+    a = J.pick(x, (n + 1) // 2, "dispensing", "dispensing_id", J.shows(x.valid_until + pd.Timedelta(days=1), x.region, x.valid_until <= J.end - pd.Timedelta(days=6)))
+    b = J.pick(early, n // 2, "dispensing", "dispensing_id", J.shows(early.issued_at - pd.Timedelta(hours=3), early.region))
     new_a = a.valid_until + pd.to_timedelta(J.rng.integers(1, 5, len(a)), unit="D") + pd.Timedelta(hours=11)
     new_b = b.issued_at - pd.to_timedelta(J.rng.integers(30, 150, len(b)), unit="min")
     both = pd.concat([a.assign(new=new_a), b.assign(new=new_b)])
@@ -406,7 +421,8 @@ def inject_unfilled_protected(J, n, patients):
     rx, d = J.T["prescriptions"], J.T["dispensings"]
     x = rx[rx.reimbursed & _isin(rx.prescription_id, d.prescription_id) & (rx.valid_until >= J.inj_from + pd.Timedelta(days=7))
            & (rx.valid_until < J.end) & ~rx.prescription_id.isin(J.used["rx"]) & ~rx.patient_id.isin(J.used["patient"])]
-    x = J.pick(x[is_protected(x, patients).to_numpy()], n, "rx", "prescription_id")
+    x = x[is_protected(x, patients).to_numpy()]
+    x = J.pick(x, n, "rx", "prescription_id", J.shows(x.valid_until, x.facility_id.map(J.T["facilities"].set_index("facility_id").region)))
     J.T["dispensings"] = d[~d.prescription_id.isin(x.prescription_id)].reset_index(drop=True)
     J.unfilled_planted = set(x.prescription_id)   # labelled by label_unfilled_protected, with the ones defectura leaves unfilled
 
@@ -418,7 +434,8 @@ def inject_doctor_shopping(J, n):
     district_of = fac.set_index("facility_id").district
     silent = pd.MultiIndex.from_arrays([J.silent.facility_id.map(district_of), J.silent.day.astype("datetime64[us]")])
     a = a[~pd.MultiIndex.from_arrays([a.facility_id.map(district_of), a.b_day.astype("datetime64[us]")]).isin(silent)]   # no shopping on a silent day
-    a = J.pick(a, n, "patient", "patient_id"); J.used["rx"] |= set(a.prescription_id)
+    a = J.pick(a, n, "patient", "patient_id", J.shows(a.b_day, a.facility_id.map(fac.set_index("facility_id").region)))
+    J.used["rx"] |= set(a.prescription_id)
     pf = pres.merge(fac[["facility_id", "district"]], on="facility_id")
     a["district"] = a.facility_id.map(fac.set_index("facility_id").district)
     def other_prescriber(dist, p, f):
@@ -447,7 +464,8 @@ def inject_doctor_shopping(J, n):
 def inject_after_death(J, n):
     rx = J.T["prescriptions"]
     x = rx[(rx.issued_at >= J.inj_from + pd.Timedelta(days=21)) & ~rx.patient_id.isin(J.used["patient"])]
-    x = J.pick(x.sort_values("issued_at"), n, "patient", "patient_id")
+    x = x.sort_values("issued_at")
+    x = J.pick(x, n, "patient", "patient_id", J.shows(x.issued_at, x.facility_id.map(J.T["facilities"].set_index("facility_id").region)))
     died = (x.issued_at.dt.normalize() - pd.to_timedelta(J.rng.integers(1, 20, len(x)), unit="D")).astype("datetime64[us]")
     _set(J, "patients", "patient_id", x.patient_id, died_on=died.to_numpy())
 
@@ -471,8 +489,8 @@ def inject_outlet_activity(J, n):
 def inject_reserve_stock(J, n):
     rx, fac = J.T["prescriptions"], J.T["facilities"]
     x = rx[rx.reimbursed & (rx.issued_at >= J.inj_from) & rx.facility_id.isin(fac[fac.is_primary_care].facility_id)]
-    x = x.assign(week=week_of(x.issued_at))
-    x = x.drop_duplicates(["facility_id", "atc_code", "week"]).iloc[J.rng.permutation(len(x.drop_duplicates(["facility_id", "atc_code", "week"])))[:n]]
+    x = x.assign(week=week_of(x.issued_at)).drop_duplicates(["facility_id", "atc_code", "week"])
+    x = J.pick(x, n, show=J.shows(x.week, x.facility_id.map(fac.set_index("facility_id").region)))
     s = J.T["reserve_stock"]
     key = s.facility_id + "|" + s.atc_code + "|" + s.as_of.astype("str").str[:10]
     hit = key.isin(x.facility_id + "|" + x.atc_code + "|" + x.week.astype("str").str[:10]).to_numpy()
