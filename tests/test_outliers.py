@@ -115,4 +115,5 @@ def test_another_region_moves_other_regions_only_by_noise(tables):
         top = lambda s: set(s.sort_values(ascending=False).index[:10])
         assert spearmanr(g.score, new).statistic >= 0.9, (det, region)
         assert len(top(g.score) & top(new)) >= 8, (det, region)
-        assert (new - g.score).abs().max() <= 1 and (new - g.score).abs().median() < 0.1, (det, region)
+        moved = (new - g.score).abs()
+        assert (moved <= np.maximum(1, 0.2 * g.score)).all() and moved.median() < 0.1, (det, region)
