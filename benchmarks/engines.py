@@ -1,24 +1,30 @@
 """How the detectors run on DuckDB and on Apache Spark: Ibis expressions, or portable SQL transpiled by SQLGlot, measured.
 
-    python benchmarks/engines.py --data DIR [--weeks 2025-04-14,2025-04-21] [--runs 5] [--spark-runs 3] [--no-spark]
+    python benchmarks/engines.py --data DIR [--weeks 2025-04-14,2025-04-21] [--runs 5] [--spark-runs 3] [--no-spark] [--survey]
 
-DIR is a folder of the contract's tables as Parquet (the demo generator's output: `dtsj demo-data`, or
-`benchmarks/detect.py`'s data/bench/scale-4-weeks-13, about 1M prescriptions). Two hard detectors, reserve_stock_rx
-(an as-of lookup) and doctor_shopping (an interval self-join), are written four ways:
+DIR is a folder of the contract's tables as Parquet (`dtsj demo-data`'s output, or `benchmarks/detect.py`'s
+data/bench/scale-4-weeks-13, about 1M prescriptions). Two hard detectors, reserve_stock_rx (an as-of lookup) and
+doctor_shopping (an interval self-join), run as:
 
-- baseline: the library's own DuckDB SQL (ASOF JOIN, ordered aggregate), captured from the detector functions;
-- portable: the same query without DuckDB-only syntax, in the duckdb dialect with `$name` parameters; DuckDB runs it
-  as it is (parameters bound), Spark runs it transpiled by SQLGlot with the parameters rendered as typed literals;
-  reserve_stock_rx has two portable forms of the as-of lookup: a range join then row_number (window) or max_by (argmax);
-- portable, literals: the portable query with literals instead of bound parameters, through SQLGlot duckdb -> duckdb
-  (what one code path for both engines would run on DuckDB);
-- ibis: Ibis expressions compiled to each backend (reserve_stock_rx also with Ibis's asof_join).
+- today: the library's detector over the loaded frames (`load_dataset(DIR)`, `Dataset.sql`), also the reference;
+- baseline: the library's own DuckDB SQL (ASOF JOIN, ordered aggregates), captured from the detector functions, on the
+  store; on Spark it is transpiled as it is, to show where it breaks;
+- portable: the query without DuckDB-only syntax, in the duckdb dialect with `$name` parameters; DuckDB runs it as it
+  is (parameters bound), Spark runs it transpiled by SQLGlot with the parameters rendered as typed literals.
+  reserve_stock_rx's as-of lookup is a range join then row_number (window) or arg_max; doctor_shopping keeps the
+  dispensed prescriptions by a join and DISTINCT (as today) or by a semi join;
+- portable, literals: the same with literals instead of bound parameters, through SQLGlot duckdb -> duckdb (what one
+  code path for both engines would run on DuckDB);
+- ibis: Ibis expressions compiled to each backend (reserve_stock_rx also with Ibis's asof_join); left out when Ibis is
+  not installed.
 
-Reference: the library's detector over the loaded frames (`load_dataset(DIR)`, `Dataset.sql`). Every variant is
-checked row for row against it on (entity_id, region, district, score, amount_at_risk) for every week of --weeks,
-on a DuckDB store (DIR's tables copied into DIR.duckdb, prescriptions and dispensings sorted by date: what the store
-will look like) and on Spark local[2] over the store's tables exported as Parquet (DIR-store-parquet). On the last week each variant is timed: the median of
---runs runs on DuckDB, of --spark-runs on Spark. Prints the table of variant x engine x seconds and equality.
+Every variant is checked row for row against the reference on (entity_id, region, district, score, amount_at_risk)
+for every week of --weeks, on a DuckDB store (DIR's tables copied into DIR.duckdb, prescriptions and dispensings
+sorted by date: what the store will look like) and on Spark local[2] (`SparkDataset`) over the store's tables exported
+as Parquet (DIR-store-parquet). On the last week they are timed in rounds (each round runs every variant once): the
+median of --runs rounds on DuckDB, of --spark-runs on Spark. Prints the table variant x engine x seconds and equality,
+and the seconds Ibis takes to build and compile an expression and SQLGlot to transpile a query. --survey also runs
+every rule and behaviour detector's own function, unchanged, on SparkDataset against the library.
 """
 import argparse, logging, re, statistics, sys, time, warnings
 from datetime import date, datetime
@@ -132,7 +138,8 @@ def literal(v) -> exp.Expression:
     "A SQL literal of Python value `v`, typed as DuckDB would bind it (a float is a DOUBLE, not a DECIMAL)."
     if v is None: return exp.Null()
     if isinstance(v, (bool, np.bool_)): return exp.Boolean(this=bool(v))
-    if isinstance(v, (pd.Timestamp, datetime)): return exp.cast(exp.Literal.string(pd.Timestamp(v).isoformat(sep=" ")), "TIMESTAMP")
+    if isinstance(v, (pd.Timestamp, datetime)):   # DuckDB's TIMESTAMP has no zone: Spark's TIMESTAMP_NTZ
+        return exp.cast(exp.Literal.string(pd.Timestamp(v).isoformat(sep=" ")), exp.DataType.build("TIMESTAMP", dialect="duckdb"))
     if isinstance(v, date): return exp.cast(exp.Literal.string(v.isoformat()), "DATE")
     if isinstance(v, (int, np.integer)): return exp.Literal.number(int(v))
     if isinstance(v, (float, np.floating)):
@@ -141,9 +148,9 @@ def literal(v) -> exp.Expression:
     if isinstance(v, str): return exp.Literal.string(v)
     raise TypeError(f"no SQL literal for {type(v).__name__} {v!r}")
 
-def transpile(query: str, params: dict, dialect: str = "spark") -> str:
-    "DuckDB `query` in `dialect`, its `$name` parameters replaced by literals of `params`."
-    tree = sqlglot.parse_one(query, read="duckdb")
+def transpile(query: str | exp.Expression, params: dict, dialect: str = "spark") -> str:
+    "DuckDB `query` (text or parsed) in `dialect`, its `$name` parameters replaced by literals of `params`."
+    tree = query if isinstance(query, exp.Expression) else sqlglot.parse_one(query, read="duckdb")
     missing = {p.name for p in tree.find_all(exp.Placeholder)} - set(params)
     if missing: raise KeyError(f"no value for parameter(s) {', '.join(sorted(missing))}")
     tree = tree.transform(lambda n: literal(params[n.name]) if isinstance(n, exp.Placeholder) and n.name else n)
@@ -268,7 +275,7 @@ def spark_session(cores: int = 2):
 class SparkDataset:
     "The contract's tables as Spark temporary views of Parquet files; `.sql` as `Dataset.sql`, the DuckDB SQL transpiled."
     def __init__(self, spark, folder):
-        self.spark, self.cache, self.texts = spark, {}, {}
+        self.spark, self.cache = spark, {}
         for p in sorted(Path(folder).glob("*.parquet")): spark.read.parquet(str(p)).createOrReplaceTempView(p.stem)
     def cached(self, key, make):
         "The value of `make()` computed once per dataset (as `Dataset.cached`)."
@@ -278,10 +285,10 @@ class SparkDataset:
         "The result of DuckDB `query`, transpiled to Spark SQL with `params` as literals; CREATE TEMP TABLE makes a cached view."
         tree = sqlglot.parse_one(query, read="duckdb")
         if isinstance(tree, exp.Create) and tree.kind == "TABLE":   # facts_table: a temp table -> a cached temp view
-            df = self.spark.sql(transpile(tree.expression.sql(dialect="duckdb"), params))
+            df = self.spark.sql(transpile(tree.expression, params))
             df.cache().createOrReplaceTempView(tree.this.name)
             return None
-        return self.spark.sql(transpile(query, params)).toPandas()
+        return self.spark.sql(transpile(tree, params)).toPandas()
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Measuring
