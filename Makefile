@@ -19,12 +19,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# System packages: a PostgreSQL server (started by the tests on loopback) and headless Chromium (PDF, browser test).
+# System packages: a PostgreSQL server (started by the tests on loopback), headless Chromium (PDF, browser test) and
+# LibreOffice Calc without a GUI (the workbook test converts a workbook to PDF).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 sysdeps:
-	@{ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v chromium >/dev/null; } || { \
-	  echo "Installing Debian packages: postgresql chromium"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql chromium >/dev/null; }
+	@{ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v chromium >/dev/null && command -v soffice >/dev/null; } || { \
+	  echo "Installing Debian packages: postgresql chromium libreoffice-calc-nogui"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql chromium >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends libreoffice-calc-nogui >/dev/null; }
 
 $(DEMO)/labels.csv: | $(STAMP)
 	$(BIN)/dtsj demo-data --out $(DEMO)

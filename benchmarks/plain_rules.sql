@@ -1,5 +1,6 @@
 -- The contract's rule and behaviour detectors written as plain DuckDB SQL: the yardstick of benchmarks/detect.py.
--- Each statement returns (detector, entity_id) for the period [$start, $end); the tables are the contract's, by name.
+-- Each statement returns (detector, entity_id) for the period [$start, $end), or (detector, entity_id, region) where the
+-- contract places one entity in several regions or names entities by district; the tables are the contract's, by name.
 -- Written straight from the contract's table of definitions, independently of dtsj_analysis.
 
 -- reserve_stock_rx
@@ -72,16 +73,18 @@ WHERE r.issued_at >= $start AND r.issued_at < $end AND CAST(r.issued_at AS DATE)
 UNION ALL
 SELECT 'after_death', f.dispensing_id FROM facts f JOIN patients p USING (patient_id) WHERE CAST(f.dispensed_at AS DATE) > p.died_on;
 
--- doctor_shopping
+-- doctor_shopping: a row for each region where one of the patient's overlapping prescriptions was issued
 WITH rx AS (
-  SELECT r.prescription_id, r.patient_id, r.atc_code, r.prescriber_id, CAST(r.issued_at AS DATE) AS d0,
+  SELECT r.prescription_id, r.patient_id, r.atc_code, r.prescriber_id, r.facility_id, CAST(r.issued_at AS DATE) AS d0,
          CAST(r.issued_at AS DATE) + CAST(r.days_supply AS INTEGER) AS d1, r.issued_at >= $start AS now
   FROM prescriptions r
   WHERE r.reimbursed AND r.issued_at >= CAST($start AS TIMESTAMP) - INTERVAL 90 DAY AND r.issued_at < $end
-    AND EXISTS (SELECT 1 FROM dispensings x WHERE x.prescription_id = r.prescription_id AND x.dispensed_at < $end))
-SELECT DISTINCT 'doctor_shopping' AS detector, a.patient_id AS entity_id
-FROM rx a JOIN rx b ON a.patient_id = b.patient_id AND a.atc_code = b.atc_code AND a.prescription_id < b.prescription_id
-WHERE a.prescriber_id <> b.prescriber_id AND a.d0 < b.d1 AND b.d0 < a.d1 AND (a.now OR b.now);
+    AND EXISTS (SELECT 1 FROM dispensings x WHERE x.prescription_id = r.prescription_id AND x.dispensed_at < $end)),
+pairs AS (SELECT a.patient_id, a.facility_id AS fa, b.facility_id AS fb
+          FROM rx a JOIN rx b ON a.patient_id = b.patient_id AND a.atc_code = b.atc_code AND a.prescription_id < b.prescription_id
+          WHERE a.prescriber_id <> b.prescriber_id AND a.d0 < b.d1 AND b.d0 < a.d1 AND (a.now OR b.now))
+SELECT DISTINCT 'doctor_shopping' AS detector, p.patient_id AS entity_id, f.region
+FROM (SELECT patient_id, fa AS facility_id FROM pairs UNION SELECT patient_id, fb FROM pairs) p LEFT JOIN facilities f USING (facility_id);
 
 -- prescriber_pharmacy_concentration
 WITH x AS (SELECT x.pharmacy_id, r.prescriber_id, p.region, p.district
@@ -92,3 +95,24 @@ by_doc AS (SELECT prescriber_id, pharmacy_id, count(*) AS k, sum(count(*)) OVER 
 share AS (SELECT pharmacy_id, count(*) / sum(count(*)) OVER (PARTITION BY region, district) AS s FROM x GROUP BY pharmacy_id, region, district)
 SELECT 'prescriber_pharmacy_concentration' AS detector, prescriber_id AS entity_id
 FROM by_doc JOIN share USING (pharmacy_id) WHERE n >= 20 AND k >= 0.8 * n AND s < 0.4;
+
+-- defectura: district (of the issuing facility) and ATC code with at least 5 reimbursed prescriptions expiring in the
+-- period, half or more of them not dispensed before the period end
+WITH due AS (
+  SELECT f.region, f.district, r.atc_code,
+         CASE WHEN EXISTS (SELECT 1 FROM dispensings x WHERE x.prescription_id = r.prescription_id AND x.dispensed_at < $end) THEN 0 ELSE 1 END AS missed
+  FROM prescriptions r JOIN facilities f USING (facility_id)
+  WHERE r.reimbursed AND r.valid_until >= $start AND r.valid_until < $end)
+SELECT 'defectura' AS detector, district || '|' || atc_code AS entity_id, region
+FROM due GROUP BY region, district, atc_code HAVING count(*) >= 5 AND sum(missed) >= 0.5 * count(*);
+
+-- prescribing_gap: a facility with no prescription on a Monday-to-Saturday day of the period and at least 10 on the
+-- same weekday of each of the 4 weeks before
+WITH days AS (SELECT CAST(d AS DATE) AS day
+              FROM (SELECT unnest(generate_series(CAST($start AS TIMESTAMP), CAST($end AS TIMESTAMP) - INTERVAL 1 DAY, INTERVAL 1 DAY)) AS d)
+              WHERE dayofweek(d) <> 0),
+n AS (SELECT facility_id, CAST(issued_at AS DATE) AS day, count(*) AS n FROM prescriptions GROUP BY facility_id, CAST(issued_at AS DATE)),
+usual AS (SELECT d.day, n.facility_id FROM days d JOIN n ON n.day IN (d.day - 7, d.day - 14, d.day - 21, d.day - 28)
+          WHERE n.n >= 10 GROUP BY d.day, n.facility_id HAVING count(*) = 4)
+SELECT DISTINCT 'prescribing_gap' AS detector, u.facility_id AS entity_id FROM usual u
+WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.facility_id = u.facility_id AND n.day = u.day);

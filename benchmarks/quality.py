@@ -1,9 +1,11 @@
-"""Precision and recall of every rule detector on the demo dataset, against the generator's labels.
+"""Precision and recall of every rule and behaviour detector on the demo dataset, against the generator's labels.
 
     python benchmarks/quality.py [--data data/demo]
 
 Runs the detectors for every week in which anomalies were planted (week 5 on) and compares the flagged
-(detector, entity, week) triples with labels.csv. For rule detectors both figures must be 1.0.
+(detector, entity, week) triples with labels.csv. Both figures must be 1.0 for every one of them: the generator labels
+what it planted and, where a plant also meets another definition (outlets, defectura, silent facilities, protected
+patients left without medicine, deaths), whatever the contract's definition flags.
 """
 import argparse, sys, time, warnings
 from pathlib import Path
@@ -20,8 +22,9 @@ def main(argv=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore"); ds = load_dataset(a.data)
     labels = pd.read_csv(Path(a.data) / "labels.csv", dtype=str)
-    end = ds.dispensings.dispensed_at.max().normalize() + pd.Timedelta(days=1)
-    start = ds.prescriptions.issued_at.min().normalize()
+    span = ds.sql("""SELECT (SELECT min(issued_at) FROM prescriptions) AS first, (SELECT max(dispensed_at) FROM dispensings) AS last,
+                            (SELECT count(*) FROM prescriptions) AS n_rx, (SELECT count(*) FROM dispensings) AS n_d""").iloc[0]
+    start, end = pd.Timestamp(span["first"]).normalize(), pd.Timestamp(span["last"]).normalize() + pd.Timedelta(days=1)
     weeks = mondays(start + pd.Timedelta(days=28), end)
     rules = detector_ids("rule") + detector_ids("behaviour")
     t = time.perf_counter()
@@ -37,7 +40,7 @@ def main(argv=None):
         ok &= p == 1.0 and r == 1.0
         rows.append((det, len(l), len(f), tp, round(p, 4), round(r, 4)))
     print(pd.DataFrame(rows, columns=["detector", "labelled", "flagged", "true_pos", "precision", "recall"]).to_string(index=False))
-    print(f"\n{len(weeks)} weeks, {len(ds.prescriptions):,} prescriptions, {len(ds.dispensings):,} dispensings: detectors ran in {secs:.1f} s")
+    print(f"\n{len(weeks)} weeks, {span.n_rx:,} prescriptions, {span.n_d:,} dispensings: {len(rules)} detectors ran in {secs:.1f} s")
     return 0 if ok else 1
 
 if __name__ == "__main__": sys.exit(main())

@@ -35,9 +35,9 @@ SHOPPING_PAIRS = f"""
 @detector("doctor_shopping", "patient",
     {"uz": "Бемор бир дорини бир вақтда бир неча шифокордан олган", "ru": "Пациент получает один препарат у нескольких врачей одновременно",
      "en": "Patient obtaining the same medicine from several prescribers at once"},
-    {"uz": "{atc_code} бўйича {n_prescribers} та шифокордан муддатлари устма-уст тушган {n_rx} та рецепт олган ва дори олган",
-     "ru": "По {atc_code} получил {n_rx} рецептов от {n_prescribers} врачей с перекрывающимися сроками и получил лекарства",
-     "en": "Holds {n_rx} dispensed prescriptions of {atc_code} from {n_prescribers} prescribers with overlapping supply periods"},
+    {"uz": "{atc_code} бўйича {n_prescribers} та шифокордан муддатлари устма-уст тушган {n_rx} та рецепт олган ва дори олган{here_uz}",
+     "ru": "По {atc_code} получил {n_rx} рецептов от {n_prescribers} врачей с перекрывающимися сроками и получил лекарства{here_ru}",
+     "en": "Holds {n_rx} dispensed prescriptions of {atc_code} from {n_prescribers} prescribers with overlapping supply periods{here_en}"},
     kind="behaviour", lookback_days=90,
     section="III", group="behaviour",
     definition={"uz": "Ҳисобот даврида ва ундан олдинги {lookback_days} кунда бир АТХ кодли дорига камида икки хил шифокордан реимбурсация рецептлари олган бемор: ҳар бир рецепт бўйича дори давр охиригача берилган, таъминот муддатлари (ёзилган кундан бошлаб таъминот кунлари давомида) устма-уст тушади ва рецептлардан камида биттаси ҳисобот даврида ёзилган.",
@@ -48,17 +48,25 @@ def doctor_shopping(ds, period, lookback_days=90):
         WITH {SHOPPING_PAIRS},
         involved AS (SELECT patient_id, atc_code, a_rx AS prescription_id, a_doc AS prescriber_id FROM pairs
                      UNION SELECT patient_id, atc_code, b_rx, b_doc FROM pairs),
+        placed AS (SELECT i.*, w.issued_at, fa.region, fa.district,
+                          row_number() OVER (PARTITION BY i.patient_id, fa.region ORDER BY w.issued_at DESC, i.prescription_id DESC) AS recency
+                   FROM involved i JOIN in_window w ON w.prescription_id = i.prescription_id
+                        LEFT JOIN facilities fa ON fa.facility_id = w.facility_id),
         claimed AS (SELECT prescription_id, sum(amount_claimed) AS claimed FROM dispensings
                     WHERE prescription_id IN (SELECT prescription_id FROM involved) GROUP BY prescription_id),
-        latest AS (SELECT patient_id, first(facility_id ORDER BY issued_at DESC, prescription_id DESC) AS facility_id
-                   FROM in_window WHERE patient_id IN (SELECT patient_id FROM involved) GROUP BY patient_id)
-        SELECT i.patient_id AS entity_id, any_value(fa.region) AS region, any_value(fa.district) AS district,
-               count(DISTINCT i.prescription_id) AS n_rx, count(DISTINCT i.prescriber_id) AS n_prescribers,
-               least(1.0, 0.5 + 0.25 * (count(DISTINCT i.prescriber_id) - 1)) AS score,
-               coalesce(sum(c.claimed), 0) AS amount_at_risk, string_agg(DISTINCT i.atc_code, ', ' ORDER BY i.atc_code) AS atc_code
-        FROM involved i LEFT JOIN claimed c USING (prescription_id) LEFT JOIN latest l USING (patient_id)
-             LEFT JOIN facilities fa ON fa.facility_id = l.facility_id
-        GROUP BY i.patient_id ORDER BY i.patient_id""",
+        patient AS (SELECT patient_id, count(DISTINCT prescription_id) AS n_rx, count(DISTINCT prescriber_id) AS n_prescribers,
+                           string_agg(DISTINCT atc_code, ', ' ORDER BY atc_code) AS atc_code
+                    FROM placed GROUP BY patient_id),
+        here AS (SELECT p.patient_id, p.region, max(CASE WHEN p.recency = 1 THEN p.district END) AS district, count(*) AS n_here,
+                        coalesce(sum(c.claimed), 0) AS amount_at_risk
+                 FROM placed p LEFT JOIN claimed c ON c.prescription_id = p.prescription_id GROUP BY p.patient_id, p.region)
+        SELECT h.patient_id AS entity_id, h.region, h.district, t.n_rx, t.n_prescribers,
+               least(1.0, 0.5 + 0.25 * (t.n_prescribers - 1)) AS score, h.amount_at_risk, t.atc_code, h.n_here,
+               CASE WHEN h.n_here < t.n_rx THEN '; улардан ' || CAST(h.n_here AS VARCHAR) || ' таси шу ҳудудда ёзилган' ELSE '' END AS here_uz,
+               CASE WHEN h.n_here < t.n_rx THEN '; из них ' || CAST(h.n_here AS VARCHAR) || ' выписаны в этом регионе' ELSE '' END AS here_ru,
+               CASE WHEN h.n_here < t.n_rx THEN '; ' || CAST(h.n_here AS VARCHAR) || ' of them issued in this region' ELSE '' END AS here_en
+        FROM here h JOIN patient t ON t.patient_id = h.patient_id
+        ORDER BY h.patient_id, h.region""",
         start=period.start, end=period.end, since=period.start - pd.Timedelta(days=lookback_days))
 
 # %% ../nbs/06_behaviour.ipynb #0fd9b611

@@ -9,19 +9,21 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .reference import regions, districts, REGION_CODES
+from .reference import regions, districts, REGION_CODES, to_latin
 from .load import Dataset, save_dataset
 
 # %% auto #0
-__all__ = ['DISEASES', 'MEDICINES', 'ATC_Q30', 'FACILITY_TYPES', 'SPECIALTIES', 'APPEAL_TOPICS', 'demo_drugs', 'demo_structure',
-           'to_owner', 'demo_contracts', 'demo_patients', 'demo_courses', 'demo_prescriptions', 'is_protected',
-           'demo_dispensings', 'mondays', 'demo_reserve_stock', 'demo_payments', 'demo_appeals', 'week_of', 'Injector',
-           'inject_price_above_reference', 'inject_drug_mismatch', 'inject_outlet_not_contracted',
-           'inject_over_dispensed', 'inject_dispense_without_rx', 'inject_out_of_window', 'inject_unfilled_protected',
-           'inject_doctor_shopping', 'inject_after_death', 'inject_outlet_activity', 'inject_reserve_stock',
-           'label_reserve_stock', 'label_outlet_activity', 'label_after_death', 'plant_course_behaviour',
-           'plant_prescription_behaviour', 'plant_pharmacy_behaviour', 'plant_large_pharmacies', 'inject_concentration',
-           'make_demo', 'write_demo']
+__all__ = ['DISEASES', 'MEDICINES', 'ATC_Q30', 'ORDINARY', 'FACILITY_TYPES', 'SPECIALTIES', 'APPEAL_TOPICS', 'ACTIVITIES',
+           'UZ_MONTHS', 'demo_drugs', 'demo_structure', 'to_owner', 'demo_contracts', 'demo_patients', 'demo_courses',
+           'demo_prescriptions', 'is_protected', 'demo_dispensings', 'mondays', 'demo_reserve_stock', 'demo_payments',
+           'demo_appeals', 'week_of', 'Injector', 'inject_price_above_reference', 'inject_drug_mismatch',
+           'inject_outlet_not_contracted', 'inject_over_dispensed', 'inject_dispense_without_rx',
+           'inject_out_of_window', 'inject_unfilled_protected', 'inject_doctor_shopping', 'inject_after_death',
+           'inject_outlet_activity', 'inject_reserve_stock', 'label_reserve_stock', 'label_outlet_activity',
+           'label_after_death', 'plant_course_behaviour', 'plant_prescription_behaviour', 'plant_pharmacy_behaviour',
+           'plant_large_pharmacies', 'inject_concentration', 'busy_facilities', 'plant_prescribing_gaps',
+           'ordinary_prescriptions', 'label_prescribing_gap', 'plant_defectura', 'label_defectura',
+           'label_unfilled_protected', 'plant_contracts', 'demo_activities', 'make_demo', 'write_demo']
 
 # %% ../nbs/03_demo.ipynb #71c566cf
 DISEASES = {  # disease: (ICD-10, ATC codes used for it)
@@ -42,14 +44,20 @@ MEDICINES = [  # atc, generic, form, strength, units per pack, reference price p
     ("R03BB04", "tiotropium", "inhaler", "18 mcg", 1, 210000.0, 1), ("R03AK06", "salmeterol/fluticasone", "inhaler", "25/250 mcg", 1, 185000.0, 1),
 ]
 ATC_Q30 = {m[0]: m[6] for m in MEDICINES}
+ORDINARY = [  # outside the programme, on ordinary (paid) prescriptions: atc, generic, form, strength, units per pack, price, ICD-10
+    ("J01CA04", "amoxicillin", "capsule", "500 mg", 16, 1250.0, "J06.9"), ("M01AE01", "ibuprofen", "tablet", "400 mg", 20, 380.0, "M54.5"),
+    ("R06AE07", "cetirizine", "tablet", "10 mg", 10, 420.0, "J30.4"), ("A02BC01", "omeprazole", "capsule", "20 mg", 30, 540.0, "K21.9"),
+]
 
 def demo_drugs() -> pd.DataFrame:
-    "The drugs table: two trade names per generic (a cheaper local one and an import), all reimbursable."
+    "The drugs table: two trade names per generic of the programme (a cheaper local one and an import), one per ordinary medicine."
     rows = []
     for i, (atc, gen, form, strength, upp, price, _) in enumerate(MEDICINES):
         for j, (suffix, f) in enumerate([("-Navoiy Farm", 0.92), (" (import)", 1.0)]):
             rows.append((f"{100 + 2*i + j:06d}", atc, gen, gen.split("/")[0].title().replace(" ", "") + suffix,
                          form, strength, upp, round(price * f, 2), True))
+    for i, (atc, gen, form, strength, upp, price, _) in enumerate(ORDINARY):
+        rows.append((f"{100 + 2 * len(MEDICINES) + i:06d}", atc, gen, gen.title() + "-Navoiy Farm", form, strength, upp, price, False))
     cols = ["drug_code", "atc_code", "generic_name", "trade_name", "form", "strength", "units_per_pack", "reference_price", "reimbursable"]
     return pd.DataFrame(rows, columns=cols)
 
@@ -290,24 +298,38 @@ class Injector:
     def __init__(self, rng, T, start, end):
         self.rng, self.T, self.start, self.end = rng, T, start, end
         self.inj_from = start + pd.Timedelta(days=28)
+        self.not_ready, self.unfilled_planted, self.defectura_rx = set(), set(), set()
         self.labels, self.used = [], {k: set() for k in ("rx", "patient", "pharmacy", "prescriber", "dispensing")}
+        self.silent = pd.DataFrame({"facility_id": pd.Series(dtype="str"), "day": pd.Series(dtype="datetime64[us]"), "kind": pd.Series(dtype="str")})
     def label(self, detector, entity_type, ids, when, kind=""):
+        "Label `ids` as findings of `detector` in the week of `when`; `kind` is one string or one per id."
         w = week_of(pd.Series(pd.to_datetime(when))) if when is not None else pd.Series([pd.NaT] * len(ids))
-        self.labels += [(detector, entity_type, str(i), d, kind) for i, d in zip(ids, w)]
-    def pick(self, df, n, used=None, col=None):
-        "Up to `n` random rows of `df` whose `col` is not yet used; marks them used."
+        kinds = [kind] * len(w) if isinstance(kind, str) else list(kind)
+        self.labels += [(detector, entity_type, str(i), d, k) for i, d, k in zip(ids, w, kinds)]
+    def pick(self, df, n, used=None, col=None, show=None):
+        """Up to `n` random rows of `df` whose `col` is not yet used; marks them used. `show` (aligned with `df`) names the region
+        where a row's anomaly would show in the last week, missing elsewhere: one such row of each region comes first."""
+        if show is not None: df = df.assign(_show=show)
         if used: df = df[~df[col].isin(self.used[used])]
         df = df.drop_duplicates(col) if col else df
-        take = df.iloc[self.rng.permutation(len(df))[:n]]
+        order = self.rng.permutation(len(df))
+        if show is not None:
+            s = pd.Series(df._show.to_numpy()[order])
+            first = (s.notna() & ~s.duplicated()).to_numpy()
+            order, df = np.r_[order[first], order[~first]], df.drop(columns="_show")
+        take = df.iloc[order[:n]]
         if used: self.used[used] |= set(take[col])
         return take
+    def shows(self, when, region, ok=True):
+        "`region` where `when` falls in the last week (and `ok`), missing elsewhere: the `show` of `pick`."
+        return region.where((when >= self.end - pd.Timedelta(days=7)) & (when < self.end) & ok)
     def new_ids(self, table, col, prefix, n):
         "Fresh identifiers for `n` added rows."
         return [f"{prefix}{i:08d}" for i in range(len(self.T[table]) + 1, len(self.T[table]) + n + 1)]
 
 # %% ../nbs/03_demo.ipynb #bf4c3d6b
 def _disp_ctx(J):
-    "Dispensings with their prescription's facts, limited to the injection weeks and to always-contracted pharmacies."
+    "Dispensings with their prescription's facts and pharmacy's region, limited to the injection weeks and to always-contracted pharmacies."
     d, rx, ph = J.T["dispensings"], J.T["prescriptions"], J.T["pharmacies"]
     safe = ph[ph.fate.isin(["open", "anchor"])].pharmacy_id
     x = d.merge(rx[["prescription_id", "issued_at", "valid_until", "reimbursed", "patient_id", "quantity"]].rename(columns={"quantity": "rx_q"}),
@@ -315,7 +337,12 @@ def _disp_ctx(J):
     n_disp = d.groupby("prescription_id").size()
     x["single"] = x.prescription_id.map(n_disp).eq(1) & x.quantity.eq(x.rx_q)
     ok = (x.dispensed_at >= J.inj_from) & x.pharmacy_id.isin(safe) & ~x.dispensing_id.isin(J.used["dispensing"])
-    return x[ok & ~x.prescription_id.isin(J.used["rx"]) & ~x.patient_id.isin(J.used["patient"])]
+    x = x[ok & ~x.prescription_id.isin(J.used["rx"]) & ~x.patient_id.isin(J.used["patient"])]
+    return x.assign(region=x.pharmacy_id.map(ph.set_index("pharmacy_id").region))
+
+def _isin(s: pd.Series, values: pd.Series) -> pd.Series:
+    "`s.isin(values)` for many string values: through object arrays, ten times faster than pandas 3's string `isin`."
+    return s.astype(object).isin(values.astype(object))
 
 def _set(J, table, key, ids, **cols):
     "Set columns of the rows of `table` whose `key` is in `ids` (values aligned with `ids`)."
@@ -323,7 +350,7 @@ def _set(J, table, key, ids, **cols):
     for c, v in cols.items(): t.iloc[pos, t.columns.get_loc(c)] = v
 
 def inject_price_above_reference(J, n):
-    x = J.pick(_disp_ctx(J), n, "dispensing", "dispensing_id")
+    x = _disp_ctx(J); x = J.pick(x, n, "dispensing", "dispensing_id", J.shows(x.dispensed_at, x.region))
     ref = x.drug_code.map(J.T["drugs"].set_index("drug_code").reference_price)
     _set(J, "dispensings", "dispensing_id", x.dispensing_id, amount_claimed=(x.quantity * ref * J.rng.uniform(1.05, 1.6, len(x))).round(2).to_numpy())
     J.label("price_above_reference", "dispensing", x.dispensing_id, x.dispensed_at)
@@ -335,7 +362,7 @@ def _other_drug(J, atc):
     return pool.drug_code.iloc[J.rng.integers(len(pool))]
 
 def inject_drug_mismatch(J, n):
-    x = J.pick(_disp_ctx(J).dropna(subset=["issued_at"]), n, "dispensing", "dispensing_id")
+    x = _disp_ctx(J).dropna(subset=["issued_at"]); x = J.pick(x, n, "dispensing", "dispensing_id", J.shows(x.dispensed_at, x.region))
     dr = J.T["drugs"]; atc = x.drug_code.map(dr.set_index("drug_code").atc_code)
     other = [_other_drug(J, a) for a in atc]
     ref = pd.Series(other).map(dr.set_index("drug_code").reference_price).to_numpy()
@@ -344,7 +371,8 @@ def inject_drug_mismatch(J, n):
     J.label("drug_mismatch", "dispensing", x.dispensing_id, x.dispensed_at)
 
 def inject_outlet_not_contracted(J, n):
-    x = J.pick(_disp_ctx(J)[lambda x: x.reimbursed.fillna(False).astype(bool)], n, "dispensing", "dispensing_id")
+    x = _disp_ctx(J)[lambda x: x.reimbursed.fillna(False).astype(bool)]
+    x = J.pick(x, n, "dispensing", "dispensing_id", J.shows(x.dispensed_at, x.region))
     ph = J.T["pharmacies"]; region = x.pharmacy_id.map(ph.set_index("pharmacy_id").region)
     free = ph[ph.uncontracted].groupby("region").pharmacy_id.first()
     _set(J, "dispensings", "dispensing_id", x.dispensing_id, pharmacy_id=region.map(free).to_numpy())
@@ -354,7 +382,8 @@ def inject_outlet_not_contracted(J, n):
 def inject_over_dispensed(J, n):
     x = _disp_ctx(J)
     x = x[x.single & (x.dispensed_at + pd.Timedelta(days=4) < np.minimum(x.valid_until, J.end))]
-    x = J.pick(x, n, "dispensing", "dispensing_id"); J.used["rx"] |= set(x.prescription_id)
+    x = J.pick(x, n, "dispensing", "dispensing_id", J.shows(x.dispensed_at, x.region, x.dispensed_at.dt.day_of_week <= 3))   # +1-3 days: same week
+    J.used["rx"] |= set(x.prescription_id)
     add = x[["prescription_id", "pharmacy_id", "drug_code"]].copy()
     add["dispensed_at"] = (x.dispensed_at + pd.to_timedelta(J.rng.integers(1, 4, len(x)), unit="D")).astype("datetime64[us]")
     add["quantity"] = np.ceil(x.quantity / 2); add["amount_claimed"] = (x.amount_claimed / x.quantity * add.quantity).round(2)
@@ -364,7 +393,7 @@ def inject_over_dispensed(J, n):
     J.label("over_dispensed", "dispensing", add.dispensing_id, add.dispensed_at)
 
 def inject_dispense_without_rx(J, n):
-    x = J.pick(_disp_ctx(J), n, "dispensing", "dispensing_id")
+    x = _disp_ctx(J); x = J.pick(x, n, "dispensing", "dispensing_id", J.shows(x.dispensed_at, x.region))
     add = x[["pharmacy_id", "dispensed_at", "drug_code", "quantity", "amount_claimed"]].copy()
     add.insert(0, "prescription_id", [f"77{i:08d}" if i % 4 else None for i in range(len(add))])
     add.insert(0, "dispensing_id", J.new_ids("dispensings", "dispensing_id", "S8", len(add)))
@@ -377,7 +406,9 @@ def inject_out_of_window(J, n, patients):
     x = x[~is_protected(x, patients).to_numpy()]
     late = x.valid_until + pd.Timedelta(days=5) < J.end
     early = x[~late & (x.issued_at - pd.Timedelta(hours=3) >= J.inj_from)]
-    a = J.pick(x[late], (n + 1) // 2, "dispensing", "dispensing_id"); b = J.pick(early, n // 2, "dispensing", "dispensing_id")
+    x = x[late]   # a late dispensing lands on valid_until + 1-4 days: in the last week when valid_until is within a day of its Monday
+    a = J.pick(x, (n + 1) // 2, "dispensing", "dispensing_id", J.shows(x.valid_until + pd.Timedelta(days=1), x.region, x.valid_until <= J.end - pd.Timedelta(days=6)))
+    b = J.pick(early, n // 2, "dispensing", "dispensing_id", J.shows(early.issued_at - pd.Timedelta(hours=3), early.region))
     new_a = a.valid_until + pd.to_timedelta(J.rng.integers(1, 5, len(a)), unit="D") + pd.Timedelta(hours=11)
     new_b = b.issued_at - pd.to_timedelta(J.rng.integers(30, 150, len(b)), unit="min")
     both = pd.concat([a.assign(new=new_a), b.assign(new=new_b)])
@@ -388,18 +419,23 @@ def inject_out_of_window(J, n, patients):
 # %% ../nbs/03_demo.ipynb #5b21d8fb
 def inject_unfilled_protected(J, n, patients):
     rx, d = J.T["prescriptions"], J.T["dispensings"]
-    x = rx[rx.reimbursed & rx.prescription_id.isin(d.prescription_id) & (rx.valid_until >= J.inj_from + pd.Timedelta(days=7))
+    x = rx[rx.reimbursed & _isin(rx.prescription_id, d.prescription_id) & (rx.valid_until >= J.inj_from + pd.Timedelta(days=7))
            & (rx.valid_until < J.end) & ~rx.prescription_id.isin(J.used["rx"]) & ~rx.patient_id.isin(J.used["patient"])]
-    x = J.pick(x[is_protected(x, patients).to_numpy()], n, "rx", "prescription_id")
+    x = x[is_protected(x, patients).to_numpy()]
+    x = J.pick(x, n, "rx", "prescription_id", J.shows(x.valid_until, x.facility_id.map(J.T["facilities"].set_index("facility_id").region)))
     J.T["dispensings"] = d[~d.prescription_id.isin(x.prescription_id)].reset_index(drop=True)
-    J.label("unfilled_protected", "prescription", x.prescription_id, x.valid_until)
+    J.unfilled_planted = set(x.prescription_id)   # labelled by label_unfilled_protected, with the ones defectura leaves unfilled
 
 def inject_doctor_shopping(J, n):
     rx, d, pres, fac = J.T["prescriptions"], J.T["dispensings"], J.T["prescribers"], J.T["facilities"]
-    a = rx[rx.reimbursed & (rx.days_supply >= 60) & rx.prescription_id.isin(d.prescription_id) & ~rx.patient_id.isin(J.used["patient"])].copy()
+    a = rx[rx.reimbursed & (rx.days_supply >= 60) & _isin(rx.prescription_id, d.prescription_id) & ~rx.patient_id.isin(J.used["patient"])].copy()
     a["b_day"] = a.issued_at.dt.normalize() + pd.to_timedelta(10 + (J.rng.random(len(a)) * (a.days_supply - 45)).astype(int), unit="D")
     a = a[(a.b_day >= J.inj_from) & (a.b_day + pd.Timedelta(days=1) < J.end) & (a.b_day.dt.day_of_week < 6)]
-    a = J.pick(a, n, "patient", "patient_id"); J.used["rx"] |= set(a.prescription_id)
+    district_of = fac.set_index("facility_id").district
+    silent = pd.MultiIndex.from_arrays([J.silent.facility_id.map(district_of), J.silent.day.astype("datetime64[us]")])
+    a = a[~pd.MultiIndex.from_arrays([a.facility_id.map(district_of), a.b_day.astype("datetime64[us]")]).isin(silent)]   # no shopping on a silent day
+    a = J.pick(a, n, "patient", "patient_id", J.shows(a.b_day, a.facility_id.map(fac.set_index("facility_id").region)))
+    J.used["rx"] |= set(a.prescription_id)
     pf = pres.merge(fac[["facility_id", "district"]], on="facility_id")
     a["district"] = a.facility_id.map(fac.set_index("facility_id").district)
     def other_prescriber(dist, p, f):
@@ -428,7 +464,8 @@ def inject_doctor_shopping(J, n):
 def inject_after_death(J, n):
     rx = J.T["prescriptions"]
     x = rx[(rx.issued_at >= J.inj_from + pd.Timedelta(days=21)) & ~rx.patient_id.isin(J.used["patient"])]
-    x = J.pick(x.sort_values("issued_at"), n, "patient", "patient_id")
+    x = x.sort_values("issued_at")
+    x = J.pick(x, n, "patient", "patient_id", J.shows(x.issued_at, x.facility_id.map(J.T["facilities"].set_index("facility_id").region)))
     died = (x.issued_at.dt.normalize() - pd.to_timedelta(J.rng.integers(1, 20, len(x)), unit="D")).astype("datetime64[us]")
     _set(J, "patients", "patient_id", x.patient_id, died_on=died.to_numpy())
 
@@ -452,8 +489,8 @@ def inject_outlet_activity(J, n):
 def inject_reserve_stock(J, n):
     rx, fac = J.T["prescriptions"], J.T["facilities"]
     x = rx[rx.reimbursed & (rx.issued_at >= J.inj_from) & rx.facility_id.isin(fac[fac.is_primary_care].facility_id)]
-    x = x.assign(week=week_of(x.issued_at))
-    x = x.drop_duplicates(["facility_id", "atc_code", "week"]).iloc[J.rng.permutation(len(x.drop_duplicates(["facility_id", "atc_code", "week"])))[:n]]
+    x = x.assign(week=week_of(x.issued_at)).drop_duplicates(["facility_id", "atc_code", "week"])
+    x = J.pick(x, n, show=J.shows(x.week, x.facility_id.map(fac.set_index("facility_id").region)))
     s = J.T["reserve_stock"]
     key = s.facility_id + "|" + s.atc_code + "|" + s.as_of.astype("str").str[:10]
     hit = key.isin(x.facility_id + "|" + x.atc_code + "|" + x.week.astype("str").str[:10]).to_numpy()
@@ -473,21 +510,26 @@ def _covers_week(contracts, w):
     hit = (c.start_date.to_numpy()[:, None] <= days.to_numpy()) & (days.to_numpy() <= c.end_date.to_numpy()[:, None])
     return pd.DataFrame(hit).groupby(c.pharmacy_id.to_numpy()).any().all(axis=1).pipe(lambda s: s[s].index)
 
+def _median_of_others(v) -> np.ndarray:
+    "For each element, the median of the other elements (NaN when there are none)."
+    v = np.asarray(v, dtype=float)
+    return np.array([np.median(np.delete(v, i)) for i in range(len(v))]) if len(v) > 1 else np.full(len(v), np.nan)
+
 def label_outlet_activity(J):
     """Labels of inactive and weak outlets, every week from the first planted one, by the contract's definition:
     the planted ones and the outlets that happen to be weak against their district's (or small district's region's) peers."""
     ph, rx = J.T["pharmacies"], J.T["prescriptions"]
-    d = J.T["dispensings"]; d = d[d.prescription_id.isin(rx[rx.reimbursed].prescription_id)]
+    d = J.T["dispensings"]; d = d[_isin(d.prescription_id, rx[rx.reimbursed].prescription_id)]
     for w in mondays(J.inj_from, J.end):
         n = d[(d.dispensed_at >= w) & (d.dispensed_at < w + pd.Timedelta(days=7))].groupby("pharmacy_id").size()
         full = ph[ph.pharmacy_id.isin(_covers_week(J.T["contracts"], w))][["pharmacy_id", "region", "district"]]
-        full["n"] = full.pharmacy_id.map(n).fillna(0)
-        for p in full.itertuples():
-            kind = "planted" if (p.pharmacy_id, w) in J.outlets_planted else "natural"
-            if p.n == 0: J.label("inactive_outlet", "pharmacy", [p.pharmacy_id], [w], kind); continue
-            peers = full[(full.district == p.district) & (full.pharmacy_id != p.pharmacy_id)]
-            if len(peers) < 3: peers = full[(full.region == p.region) & (full.pharmacy_id != p.pharmacy_id)]
-            if len(peers) and p.n < 0.2 * peers.n.median(): J.label("low_activity_outlet", "pharmacy", [p.pharmacy_id], [w], kind)
+        full = full.assign(n=full.pharmacy_id.map(n).fillna(0))
+        by_region = (full.groupby("district").n.transform("size") - 1) < 3
+        median = np.where(by_region, full.groupby("region").n.transform(_median_of_others), full.groupby("district").n.transform(_median_of_others))
+        kind = ["planted" if (p, w) in J.outlets_planted else "not_ready" if p in J.not_ready else "natural" for p in full.pharmacy_id]
+        inactive, low = (full.n == 0).to_numpy(), ((full.n > 0) & (full.n < 0.2 * median)).to_numpy()
+        J.label("inactive_outlet", "pharmacy", full.pharmacy_id[inactive], [w] * inactive.sum(), np.array(kind)[inactive])
+        J.label("low_activity_outlet", "pharmacy", full.pharmacy_id[low], [w] * low.sum(), np.array(kind)[low])
 
 def label_after_death(J):
     "Labels of the deaths: every prescription issued and every dispensing made after the date of death."
@@ -610,6 +652,211 @@ def inject_concentration(J, n):
         J.used["rx"] |= set(rx[rx.prescriber_id == r.prescriber_id].prescription_id)
         J.label("prescriber_pharmacy_concentration", "prescriber", [r.prescriber_id] * len(mondays(J.inj_from, J.end)), mondays(J.inj_from, J.end))
 
+# %% ../nbs/03_demo.ipynb #54124904
+def busy_facilities(J, rx, per_region: int = 2) -> pd.Index:
+    "The `per_region` primary-care facilities of each region that write the most prescriptions."
+    fac, n = J.T["facilities"], rx.facility_id.value_counts()
+    f = fac[fac.is_primary_care].assign(n=lambda f: f.facility_id.map(n).fillna(0))
+    return pd.Index(f.sort_values(["region", "n", "facility_id"], ascending=[True, False, True]).groupby("region").head(per_region).facility_id)
+
+def _day_key(facility, day): return facility + "|" + day.dt.strftime("%Y-%m-%d")
+
+def plant_prescribing_gaps(J, rx) -> pd.DataFrame:
+    "Silent days (`J.silent`): one busy facility per region in the last week, the other earlier, and one region's Monday outage; their prescriptions move to the next working day."
+    fac, rng, weeks = J.T["facilities"], J.rng, mondays(J.inj_from, J.end)
+    J.busy = busy_facilities(J, rx)
+    b = fac[fac.facility_id.isin(J.busy)].sort_values("facility_id").assign(k=lambda b: b.groupby("region").cumcount())
+    outage = sorted(fac.region.unique())[rng.integers(fac.region.nunique())]
+    one, two, early = b[(b.k == 0) & (b.region != outage)], b[b.k == 1], weeks[:-1]
+    parts = [(one.facility_id, weeks[-1] + pd.to_timedelta(rng.integers(0, 5, len(one)), unit="D"), "planted"),
+             (fac.facility_id[fac.region == outage], [weeks[-1]] * int((fac.region == outage).sum()), "outage")]
+    if len(early): parts.append((two.facility_id, early[rng.integers(0, len(early), len(two))] + pd.to_timedelta(rng.integers(0, 6, len(two)), unit="D"), "planted"))
+    J.silent = pd.concat([pd.DataFrame({"facility_id": np.asarray(f, dtype=object), "day": pd.DatetimeIndex(d).astype("datetime64[us]"), "kind": k})
+                          for f, d, k in parts], ignore_index=True)
+    silent = set(_day_key(J.silent.facility_id, J.silent.day))
+    m = rx[_day_key(rx.facility_id, rx.issued_at.dt.normalize()).isin(silent)]
+    shift = pd.Series(0, index=m.index)
+    todo = pd.Series(True, index=m.index)
+    while todo.any():   # the next day that is neither a Sunday nor silent for the facility
+        shift[todo] += 1
+        day = m.issued_at.dt.normalize() + pd.to_timedelta(shift, unit="D")
+        todo = (day.dt.day_of_week == 6) | _day_key(m.facility_id, day).isin(silent)
+    rx.loc[m.index, "issued_at"] = m.issued_at + pd.to_timedelta(shift, unit="D")
+    rx.loc[m.index, "valid_until"] = m.valid_until + pd.to_timedelta(shift, unit="D")
+    return rx
+
+def _draw(rng, keys, pool: pd.Series) -> np.ndarray:
+    "For each of `keys`, a random value of `pool` (a Series indexed by key; every key must be there)."
+    pool = pool.sort_index(kind="stable")
+    lo, hi = pool.index.searchsorted(keys, "left"), pool.index.searchsorted(keys, "right")
+    return pool.to_numpy()[lo + (rng.random(len(keys)) * (hi - lo)).astype(int)]
+
+def ordinary_prescriptions(J, floor: int = 12) -> pd.DataFrame:
+    "Ordinary (paid) prescriptions at the busy facilities: at least `floor` prescriptions in all on every working day that is not silent."
+    rx, fac, pres, pat, rng = J.T["prescriptions"], J.T["facilities"], J.T["prescribers"], J.T["patients"], J.rng
+    days = pd.date_range(J.start, J.end - pd.Timedelta(days=1)); days = days[days.day_of_week < 6]
+    g = pd.MultiIndex.from_product([sorted(J.busy), days], names=["facility_id", "day"]).to_frame(index=False)
+    now = rx.groupby([rx.facility_id, rx.issued_at.dt.normalize()]).size()
+    g["n"] = now.reindex(pd.MultiIndex.from_frame(g)).fillna(0).to_numpy()
+    g = g[~_day_key(g.facility_id, g.day).isin(set(_day_key(J.silent.facility_id, J.silent.day)))]
+    x = g.loc[g.index.repeat(np.maximum(0, floor - g.n).astype(int) + rng.poisson(3, len(g)))].reset_index(drop=True)
+    med = np.array(ORDINARY, dtype=object)[rng.integers(0, len(ORDINARY), len(x))]
+    living = pat[pat.died_on.isna()]
+    out = pd.DataFrame({"prescription_id": [f"55{i:08d}" for i in range(len(x))],
+                        "issued_at": (x.day + pd.to_timedelta(rng.integers(8 * 60, 17 * 60, len(x)), unit="min")).astype("datetime64[us]"),
+                        "prescriber_id": _draw(rng, x.facility_id.to_numpy(), pres.set_index("facility_id").prescriber_id),
+                        "facility_id": x.facility_id,
+                        "patient_id": _draw(rng, x.facility_id.map(fac.set_index("facility_id").district).to_numpy(), living.set_index("home_district").patient_id),
+                        "atc_code": med[:, 0], "quantity": med[:, 4].astype(float), "days_supply": rng.choice([5, 7, 10], len(x)),
+                        "valid_until": (x.day + pd.Timedelta(days=10)).astype("datetime64[us]"), "reimbursed": False, "diagnosis_icd10": med[:, 6]})
+    return out
+
+def label_prescribing_gap(J, weeks_before: int = 4, min_usual: int = 10):
+    "Labels of silent facilities by the contract's definition: the planted ones, the outage's, and any that happen."
+    rx = J.T["prescriptions"]
+    days = pd.date_range(J.start, J.end - pd.Timedelta(days=1))
+    n = rx.groupby([rx.facility_id, rx.issued_at.dt.normalize()]).size().unstack(fill_value=0).reindex(columns=days, fill_value=0)
+    c, t0 = n.to_numpy(), days.get_loc(J.inj_from)
+    prior = np.min([c[:, t0 - 7 * k:len(days) - 7 * k] for k in range(1, weeks_before + 1)], axis=0)
+    silent = (c[:, t0:] == 0) & (prior >= min_usual) & (days[t0:].day_of_week < 6)
+    f, t = np.nonzero(silent)
+    hit = pd.DataFrame({"facility_id": n.index[f], "day": days[t0 + t].astype("datetime64[us]")})
+    kind = hit.merge(J.silent.astype({"day": "datetime64[us]"}), on=["facility_id", "day"], how="left").kind.fillna("natural")
+    J.label("prescribing_gap", "facility", hit.facility_id, hit.day, kind)
+
+# %% ../nbs/03_demo.ipynb #6aa39162
+def _due(J) -> pd.DataFrame:
+    "Reimbursed prescriptions whose validity ends in an injection week, with their district, week and whether they went undispensed by its end."
+    rx, d, fac = J.T["prescriptions"], J.T["dispensings"], J.T["facilities"].set_index("facility_id")
+    r = rx[rx.reimbursed & (rx.valid_until >= J.inj_from) & (rx.valid_until < J.end)]
+    r = r.assign(region=r.facility_id.map(fac.region), district=r.facility_id.map(fac.district), week=week_of(r.valid_until))
+    first = r.prescription_id.map(d.groupby("prescription_id").dispensed_at.min())
+    return r.assign(missed=(first.isna() | (first >= r.week + pd.Timedelta(days=7))).to_numpy())
+
+def plant_defectura(J):
+    "In every region: a small district's medicine mostly undispensed in the last week, and another in an earlier week."
+    d, rng, weeks = J.T["dispensings"], J.rng, mondays(J.inj_from, J.end)
+    r = _due(J)
+    conc = [e for det, _, e, _, _ in J.labels if det == "prescriber_pharmacy_concentration"]
+    pf = J.T["prescribers"].set_index("prescriber_id").facility_id.map(J.T["facilities"].set_index("facility_id").district)
+    touched = J.used["rx"] | set(d.prescription_id[d.dispensing_id.isin(J.used["dispensing"])])
+    r["free"] = ~r.missed & ~r.prescription_id.isin(touched) & ~r.patient_id.isin(J.used["patient"]) & ~r.district.isin(set(pf[conc]))
+    cells = r.groupby(["region", "district", "atc_code", "week"]).agg(due=("missed", "size"), missed=("missed", "sum"), free=("free", "sum")).reset_index()
+    cells = cells[(cells.due >= 6) & (cells.missed + cells.free >= 0.9 * cells.due)]
+    cells = cells.assign(size=cells.district.map(r.groupby("district").size()), r=rng.random(len(cells)))
+    last = cells[cells.week == weeks[-1]].sort_values(["size", "r"]).groupby("region").head(1)
+    earlier = cells[cells.week < weeks[-1]].sort_values("r").groupby("region").head(1)
+    removed = []
+    for c in pd.concat([last, earlier]).itertuples():
+        pool = r[(r.district == c.district) & (r.atc_code == c.atc_code) & (r.week == c.week) & r.free].prescription_id.to_numpy()
+        k = int(np.ceil(rng.uniform(0.6, 0.9) * c.due)) - int(c.missed)
+        removed += list(rng.permutation(pool)[:max(0, k)])
+    J.T["dispensings"] = d[~d.prescription_id.isin(removed)].reset_index(drop=True)
+    J.used["rx"] |= set(removed); J.defectura_rx = set(removed)
+    J.defectura_planted = pd.concat([last, earlier])[["region", "district", "atc_code", "week"]]
+
+def label_defectura(J, min_due: int = 5, share: float = 0.5):
+    "Labels of districts and medicines by the contract's definition: the planted ones and any that happen."
+    g = _due(J).groupby(["region", "district", "atc_code", "week"]).missed.agg(["size", "sum"]).reset_index()
+    g = g[(g["size"] >= min_due) & (g["sum"] >= share * g["size"])]
+    planted = g.merge(J.defectura_planted.assign(kind="planted"), how="left", on=["region", "district", "atc_code", "week"]).kind.fillna("natural")
+    J.label("defectura", "medicine_district", g.district + "|" + g.atc_code, g.week, planted)
+
+def label_unfilled_protected(J):
+    "Labels of protected patients' prescriptions run out undispensed, by the contract's definition: planted, left by defectura, or natural."
+    r = _due(J); r = r[r.missed & is_protected(r, J.T["patients"]).to_numpy()]
+    kind = np.where(r.prescription_id.isin(J.unfilled_planted), "planted", np.where(r.prescription_id.isin(J.defectura_rx), "defectura", "natural"))
+    J.label("unfilled_protected", "prescription", r.prescription_id, r.valid_until, kind)
+
+# %% ../nbs/03_demo.ipynb #bdedb6e3
+def plant_contracts(J):
+    "In every region: a contract ending in the last week, a new outlet's contract starting then, and an outlet contracted weeks ago that never dispensed."
+    ph, c, d, rng = J.T["pharmacies"], J.T["contracts"], J.T["dispensings"], J.rng
+    last = mondays(J.inj_from, J.end)[-1]
+    ending = ph[ph.fate.isin(["open", "anchor"]) & ~ph.pharmacy_id.isin(J.used["pharmacy"])]
+    ending = ending.assign(r=rng.random(len(ending)), other=ending.fate != "open").sort_values(["other", "r"]).groupby("region").head(1)
+    ending = ending.sort_values("pharmacy_id"); J.used["pharmacy"] |= set(ending.pharmacy_id); J.ending = ending.pharmacy_id.tolist()
+    end_day = last + pd.to_timedelta(rng.integers(0, 5, len(ending)), unit="D")
+    ends = c[["pharmacy_id"]].merge(pd.DataFrame({"pharmacy_id": ending.pharmacy_id, "end": end_day}), how="left").end
+    c["end_date"] = c.end_date.mask(ends.notna().to_numpy(), ends.to_numpy())
+    anchor = ph[(ph.fate == "anchor") & ~ph.pharmacy_id.isin(J.ending)].groupby("district").pharmacy_id.first()
+    end_of = d[["pharmacy_id"]].merge(pd.DataFrame({"pharmacy_id": ending.pharmacy_id, "end": end_day}), how="left").end
+    after = (d.dispensed_at.dt.normalize() > end_of.to_numpy()).to_numpy()
+    d.loc[after, "pharmacy_id"] = d.pharmacy_id[after].map(ph.set_index("pharmacy_id").district).map(anchor)
+    dist = ph.drop_duplicates(["region", "district"])[["region", "district"]]
+    new = dist.iloc[rng.permutation(len(dist))].groupby("region").head(2).sort_values(["region", "district"], kind="stable")
+    new = new.assign(k=new.groupby("region").cumcount(), n=new.district.map(ph.district.value_counts()))
+    first = new.district.str.split().str[0]
+    new = new.assign(pharmacy_id=[f"{len(ph) + i + 1:05d}" for i in range(len(new))], outlet_type=np.where(new.k == 0, "pharmacy", "branch"),
+                     name=np.where(new.k == 0, "“" + first + " Шифо” дорихонаси", "“Дори-Дармон” АЖ " + (new.n + 1).astype(str) + "-сонли шаҳобчаси"),
+                     owner=np.where(new.k == 0, first.map(to_latin) + " Shifo LLC", "Dori-Darmon JSC"),
+                     uncontracted=False, anchor=False, weight=0.0, fate="new")
+    start = np.where(new.k == 0, last + pd.to_timedelta(rng.integers(0, 5, len(new)), unit="D"),
+                     J.start + pd.to_timedelta(rng.integers(-60, (last - J.start).days - 14, len(new)), unit="D"))
+    J.T["pharmacies"] = pd.concat([ph, new[ph.columns]], ignore_index=True)
+    J.T["contracts"] = pd.concat([c, pd.DataFrame({"contract_id": [f"DTSJ-2025-{i:05d}" for i in range(len(c) + 1, len(c) + len(new) + 1)],
+                                                   "pharmacy_id": new.pharmacy_id.to_numpy(), "start_date": pd.DatetimeIndex(start).astype("datetime64[us]"),
+                                                   "end_date": pd.Series(pd.NaT, index=range(len(new)), dtype="datetime64[us]")})], ignore_index=True)
+    J.not_ready = set(new.pharmacy_id)
+
+# %% ../nbs/03_demo.ipynb #14bcc651
+ACTIVITIES = [  # section, what the division did; {district}, {facility}, {n} are filled in
+    ("I", "{facility}да давлат тиббий суғуртаси механизмларини жорий этиш, тиббий ҳужжатларнинг электрон ахборот тизимида расмийлаштирилиши ва шартнома шартлари бажарилиши юзасидан мониторинг ўтказилди."),
+    ("I", "{district} ҳудудидаги маҳаллаларда аҳоли орасида давлат тиббий суғуртаси бўйича {n} та семинар ўтказилди, йиғилиш баёнлари базага киритилди."),
+    ("I", "“ИЖРО” идоралараро ягона электрон тизими орқали келиб тушган {n} та ҳужжат бўлинма журналига кирим қилинди ва ижроси учун масъул ижрочига етказилди."),
+    ("I", "Жамғарма ижро этувчи директори томонидан видеоалоқа орқали ўтказилган аппарат йиғилишида мутахассислар билан биргаликда иштирок этилди."),
+    ("I", "Вилоят кўп тармоқли тиббиёт марказида даволанган {n} нафар имтиёзли бемор билан сўровнома ўтказилди."),
+    ("II", "Жамғарма билан шартнома имзолаган {n} та тиббиёт муассасасининг ойлик тўловларини молиялаштириш учун тўлов топшириқномалари тайёрланди."),
+    ("II", "Реимбурсация дастурида иштирок этаётган дорихоналар бўйича дебитор ва кредитор қарздорлик тўғрисида маълумот шакллантирилиб, юқори ташкилотга тақдим қилинди."),
+    ("II", "{facility} томонидан кўрсатилган тиббий хизматлар харажатларининг шартнома шартларига мувофиқлиги ўрганилди."),
+    ("III", "{district} ҳудудида Реимбурсация дастури бўйича мониторинг ўтказилди, фаолияти суст бўлган {n} та шаҳобча раҳбарлари билан суҳбатлар ўтказилди."),
+    ("III", "Бирламчи тиббий-санитария ёрдами муассасаларига заҳирадаги дори воситаларидан аввал фойдаланиб, шундан сўнг реимбурсация рецептларини ёзиш тавсия этилди."),
+    ("III", "Ўзинфоком ходимлари билан ахборот тизимлари синхронлиги ўрганилди, аниқланган ноаниқликлар тўғрисида маълумот берилди."),
+    ("IV", "Телеграм тармоғидаги бўлинма гуруҳларига электрон рецепт ёзиш бўйича видеойўриқномалар жойлаштирилди."),
+    ("IV", "Рецептларни шакллантириш ва дорихоналарда амалга ошириш жараёнидаги {n} та муаммо телефон орқали ва манзилли ҳал этилди."),
+    ("IV", "Шартнома имзолаган дорихоналар ва АПМларнинг тайёргарлик ҳолати ўрганилиб, аниқланган камчиликларни жойида бартараф этиш чоралари кўрилди."),
+]
+UZ_MONTHS = "январь февраль март апрель май июнь июль август сентябрь октябрь ноябрь декабрь".split()
+
+def _uz_date(d) -> str: return f"{d.day} {UZ_MONTHS[d.month - 1]}"
+
+def _news(J) -> pd.DataFrame:
+    "What the divisions write about the planted events: region, section, day and text of each."
+    ph, c, fac, out = J.T["pharmacies"].set_index("pharmacy_id"), J.T["contracts"].set_index("pharmacy_id"), J.T["facilities"].set_index("facility_id"), []
+    for p in sorted(J.not_ready):
+        out.append((ph.region[p], "III", c.start_date[p], f"{ph.name[p]} билан Реимбурсация дастури бўйича шартнома имзоланди."))
+    for p in J.ending:
+        e = c.end_date[p]
+        out.append((ph.region[p], "III", e, f"{ph.district[p]} ҳудудидаги {ph.name[p]} билан тузилган шартнома {_uz_date(e)} куни бекор қилинди, беморлар туман дорихоналарига йўналтирилди."))
+    for x in J.defectura_planted.itertuples():
+        main = ph[(ph.district == x.district) & (ph.fate == "anchor")].name.iloc[0]
+        out.append((x.region, "III", x.week + pd.Timedelta(days=2), f"{x.district} ҳудудида {x.atc_code} кодли дори воситаси бўйича дефектура ҳолати ўрганилди, {main} раҳбариятига дори воситалари таъминотини мустаҳкамлаш бўйича кўрсатмалар берилди."))
+    o = J.silent[J.silent.kind == "outage"].assign(region=lambda o: o.facility_id.map(fac.region)).drop_duplicates(["region", "day"])
+    for x in o.itertuples():
+        out.append((x.region, "III", x.day + pd.Timedelta(days=1), f"{_uz_date(x.day)} куни ахборот тизимидаги узилиш сабабли вилоят тиббиёт муассасаларида электрон рецептлар ёзилмади; ҳолат юзасидан Ўзинфоком ва марказий аппаратга хат юборилди."))
+    news = pd.DataFrame(out, columns=["region", "section", "held_on", "text"])
+    return news[(news.held_on >= J.start) & (news.held_on < J.end)]
+
+def demo_activities(J) -> pd.DataFrame:
+    "What each division did each week, in its own words: one activity per report section and one more, and what it wrote about the planted events."
+    fac, rng, rows = J.T["facilities"], J.rng, []
+    sections = np.array([s for s, _ in ACTIVITIES])
+    for region in sorted(fac.region.unique()):
+        f = fac[fac.region == region]
+        for w in mondays(J.start, J.end):
+            picks = [rng.choice(np.flatnonzero(sections == s)) for s in ("I", "II", "III", "IV")] + [rng.integers(len(ACTIVITIES))]
+            for i in picks:
+                s, text = ACTIVITIES[i]
+                day = w + pd.Timedelta(days=int(rng.integers(0, 5)))
+                rows.append((region, day, s, text.format(district=f.district.iloc[rng.integers(len(f))], facility=f.name.iloc[rng.integers(len(f))],
+                                                          n=int(rng.integers(2, 12)))))
+    a = pd.concat([pd.DataFrame(rows, columns=["region", "held_on", "section", "text"]), _news(J)], ignore_index=True)
+    a = a.drop_duplicates(["region", "held_on", "text"])
+    a = a.sort_values(["region", "held_on", "section"], kind="stable", ignore_index=True)
+    a["held_on"] = a.held_on.astype("datetime64[us]")
+    a.insert(0, "activity_id", [f"ACT{i:06d}" for i in range(1, len(a) + 1)])
+    return a
+
 # %% ../nbs/03_demo.ipynb #333c11ba
 def _contract_columns(T):
     from dtsj_analysis.schema import TABLES
@@ -632,7 +879,8 @@ def make_demo(seed: int = 0, weeks: int = 12, regions="all", scale: float = 1.0,
     courses = plant_course_behaviour(J, demo_courses(rng, patients, T["facilities"], T["prescribers"]), T["prescribers"], nb)
     rx = demo_prescriptions(rng, courses, T["prescribers"], start, end)
     rx, patients = plant_prescription_behaviour(J, rx, T["prescribers"], patients, nb)
-    T["patients"], T["prescriptions"] = patients, rx
+    T["patients"], T["prescriptions"] = patients, plant_prescribing_gaps(J, rx)
+    rx = T["prescriptions"]
     d = demo_dispensings(rng, rx, patients, T["pharmacies"], T["contracts"], T["drugs"], end)
     T["dispensings"] = plant_pharmacy_behaviour(J, d, rx, nb)
     inject_concentration(J, max(1, nb // 2))
@@ -641,11 +889,15 @@ def make_demo(seed: int = 0, weeks: int = 12, regions="all", scale: float = 1.0,
     inject_over_dispensed(J, n); inject_dispense_without_rx(J, n); inject_out_of_window(J, n, patients)
     inject_price_above_reference(J, n); inject_drug_mismatch(J, n); inject_outlet_not_contracted(J, n)
     inject_after_death(J, n)
+    plant_defectura(J); plant_contracts(J)
     T["reserve_stock"] = demo_reserve_stock(rng, T["prescriptions"], T["facilities"], start, end)
     inject_reserve_stock(J, n); inject_outlet_activity(J, max(2, n // 4))
+    T["prescriptions"] = pd.concat([T["prescriptions"], ordinary_prescriptions(J)], ignore_index=True)
     label_reserve_stock(J); label_after_death(J); label_outlet_activity(J)
+    label_unfilled_protected(J); label_defectura(J); label_prescribing_gap(J)
     T["payments"] = demo_payments(rng, T["dispensings"], start, end)
     T["appeals"] = demo_appeals(rng, S["districts"], start, end)
+    T["activities"] = demo_activities(J)
     labels = pd.DataFrame(J.labels, columns=["detector", "entity_type", "entity_id", "period_start", "kind"])
     labels = labels.drop_duplicates().sort_values(["detector", "entity_id", "period_start"], kind="stable", ignore_index=True)
     return _contract_columns(T), labels

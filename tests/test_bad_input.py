@@ -117,11 +117,33 @@ def test_validate_command_names_table_column_rows(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "ERROR prescriptions.quantity: cannot parse as number; 1 row(s), first: 1; values: 'thirty'" in out
 
+WEEK = ["--start", "2025-04-21", "--end", "2025-04-28"]
+
 def test_detect_on_bad_data_is_a_message_not_a_traceback(tmp_path, capsys):
-    write(tmp_path, set_cell("pharmacies", "region", 0, "mars"))
-    assert main(["detect", "--data", str(tmp_path), "--start", "2025-04-21", "--end", "2025-04-28", "--out", str(tmp_path / "f.csv")]) == 2
+    "An error in a Navoi prescription stops Navoi: its findings are left out, with the reason, and the exit code says so."
+    write(tmp_path, set_cell("prescriptions", "quantity", 0, "thirty"))
+    assert main(["detect", "--data", str(tmp_path), *WEEK, "--out", str(tmp_path / "f.csv")]) == 1
     err = capsys.readouterr().err
-    assert "pharmacies.region" in err and "Traceback" not in err
+    assert "navoi: stopped by 1 error(s): prescriptions.quantity cannot parse as number" in err and "Traceback" not in err
+    assert main(["detect", "--data", str(tmp_path), *WEEK, "--region", "navoi", "--out", str(tmp_path / "g.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "region navoi" in err and "prescriptions.quantity" in err and not (tmp_path / "g.csv").exists()
+
+def test_rows_of_no_region_stop_no_region(tmp_path, capsys):
+    "A pharmacy whose region is not a region code is reported, but stops neither Navoi nor the batch."
+    write(tmp_path, set_cell("pharmacies", "region", 1, "mars"))
+    assert main(["validate", "--data", str(tmp_path)]) == 1
+    assert "[rows of no region]" in capsys.readouterr().out
+    assert main(["detect", "--data", str(tmp_path), *WEEK, "--region", "navoi", "--out", str(tmp_path / "f.csv")]) == 0
+
+def test_bad_rows_of_an_optional_table_are_left_out(tmp_path, capsys):
+    def appeals(t): t["appeals"] = pd.DataFrame(dict(appeal_id=["A1", "A2"], received_at=["2025-04-21T10:00:00"] * 2, region=["navoi"] * 2,
+                                                     channel=["phone", "pigeon"], topic=["x", "y"]))
+    write(tmp_path, appeals)
+    assert main(["detect", "--data", str(tmp_path), *WEEK, "--region", "navoi", "--out", str(tmp_path / "f.csv")]) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore"); ds = load_dataset(tmp_path)
+    assert ds.appeals.appeal_id.tolist() == ["A1"] and "rows left out" in str(ds.report.warnings)
 
 def test_missing_source(capsys):
     assert main(["validate", "--data", "/no/such/folder"]) == 2

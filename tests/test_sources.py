@@ -50,32 +50,7 @@ def test_identifiers_keep_leading_zeros(reference):
     assert reference.drugs.drug_code.str.startswith("0").any()
     assert reference.prescriptions.prescription_id.map(type).eq(str).all()
 
-# --- PostgreSQL: a real server from Debian's package, started on loopback for this module -------------
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
-
-@pytest.fixture(scope="module")
-def postgres_url(tmp_path_factory):
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not bins: pytest.fail("PostgreSQL is not installed: run `make sysdeps` (apt-get install postgresql)")
-    bindir = Path(bins[-1]).parent
-    root = Path(tempfile.mkdtemp(prefix="dtsj-pg-")); data = root / "data"   # not under pytest's 0700 tree: the server user must reach it
-    as_user = []
-    if os.geteuid() == 0:   # initdb refuses root: run the server as the postgres user
-        shutil.chown(root, "postgres"); as_user = ["runuser", "-u", "postgres", "--"]
-    subprocess.run(as_user + [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "dtsj", "--no-sync"],
-                   check=True, capture_output=True)
-    port = free_port()
-    subprocess.run(as_user + [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o",
-                    f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} -c fsync=off", "start"],
-                   check=True, capture_output=True)
-    try:
-        yield f"postgresql+psycopg2://dtsj@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(as_user + [str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+# --- PostgreSQL: a real server from Debian's package, started on loopback (conftest.postgres_url) -------------
 
 def test_postgresql_url(small_demo, reference, postgres_url):
     save_dataset(small_demo, postgres_url)
@@ -86,3 +61,34 @@ def test_postgresql_cli_validate(small_demo, postgres_url):
     r = subprocess.run([str(Path(sys.executable).parent / "dtsj"), "validate", "--data", postgres_url], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "prescriptions" in r.stdout
+
+def test_ingest_from_postgresql_into_a_store(small_demo, postgres_url, tmp_path):
+    "The store is filled from PostgreSQL in bounded batches; a second ingest of the same database changes no content."
+    from dtsj_analysis.load import ingest, Dataset
+    save_dataset(small_demo, postgres_url)
+    store = tmp_path / "store.duckdb"
+    r = ingest(postgres_url, store)
+    assert r.changed and r.tables["prescriptions"]["rows"] == len(small_demo["prescriptions"])
+    fp = Dataset.open(store).fingerprint()
+    ingest(postgres_url, store)
+    assert Dataset.open(store).fingerprint() == fp
+
+def test_ingest_twice_and_interrupted(tmp_path):
+    "A second ingest of the demo changes nothing; an ingest killed half-way leaves the store as it was."
+    import signal, time
+    from dtsj_analysis.demo import write_demo
+    from dtsj_analysis.load import ingest
+    src = write_demo(tmp_path / "demo", seed=3, regions="navoi,bukhara", weeks=6)
+    store = tmp_path / "store.duckdb"
+    assert ingest(src, store).changed
+    before = store.read_bytes()
+    assert not ingest(src, store).changed and store.read_bytes() == before
+    newer = tmp_path / "newer"; shutil.copytree(src, newer)
+    pd.read_parquet(newer / "dispensings.parquet").assign(amount_claimed=1.0).to_parquet(newer / "dispensings.parquet")
+    p = subprocess.Popen([sys.executable, "-c", f"from dtsj_analysis.load import ingest; ingest({str(newer)!r}, {str(store)!r})"])
+    t0 = time.monotonic()
+    while not list(tmp_path.glob(f".store.duckdb.{p.pid}.tmp")) and time.monotonic() - t0 < 60: time.sleep(0.005)
+    p.send_signal(signal.SIGKILL); p.wait()                  # killed while it works on its copy of the store
+    assert store.read_bytes() == before
+    assert not ingest(src, store).changed and store.read_bytes() == before    # the dead writer's copy is cleaned, the store as it was
+    assert not [f for f in tmp_path.iterdir() if f.name.startswith(".store")]
