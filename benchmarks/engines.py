@@ -35,23 +35,11 @@ import pandas as pd
 import sqlglot
 from sqlglot import exp
 from dtsj_analysis.engine import Period
-from dtsj_analysis.load import load_dataset, duckdb_config
+from dtsj_analysis.load import load_dataset
 from dtsj_analysis.rules import REIMBURSED, ATC_PRICE, RX_VALUE, reserve_stock_rx
 from dtsj_analysis.behaviour import SHOPPING_PAIRS, doctor_shopping
 
 KEY = ["entity_id", "region", "district", "score", "amount_at_risk"]
-
-# ---------------------------------------------------------------------------------------------------------------------
-# The baseline: the library's own SQL, captured by calling the detector with a stand-in dataset
-
-class Capture:
-    "A stand-in dataset whose `.sql` records the query and parameters instead of running them."
-    def sql(self, query, **params): self.query, self.params = query, params
-
-def baseline(fn, period, **kw):
-    "The (query, params) that detector function `fn` sends to `ds.sql` for `period`."
-    c = Capture(); fn(c, period, **kw)
-    return c.query, c.params
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Portable SQL: duckdb dialect, no ASOF JOIN / QUALIFY / ordered aggregates; `$name` parameters
@@ -94,32 +82,37 @@ HELD_BY_SEMI_JOIN = """
                   SEMI JOIN (SELECT prescription_id FROM dispensings WHERE dispensed_at < $end) d USING (prescription_id)),"""
 
 def shopping_portable(period, lookback_days=90, semi=False):
-    """doctor_shopping in portable SQL: the library's query, the patient's latest facility found by row_number, the codes
-    listed by arrays; with `semi`, the dispensed prescriptions kept by a semi join instead of a join and DISTINCT."""
-    pairs = re.sub(r"\n    held AS \(.*?AND d.dispensed_at < \$end\),", HELD_BY_SEMI_JOIN, SHOPPING_PAIRS, flags=re.S) if semi else SHOPPING_PAIRS
-    assert pairs != SHOPPING_PAIRS or not semi, "SHOPPING_PAIRS changed: update HELD_BY_SEMI_JOIN"
+    """doctor_shopping in portable SQL: the library's query (one row per patient and region) with the codes listed by
+    arrays, not string_agg(DISTINCT .. ORDER BY ..); with `semi`, the dispensed prescriptions kept by a semi join
+    instead of a join and DISTINCT."""
     # string_agg(DISTINCT .. ORDER BY ..) becomes Spark's LISTAGG(DISTINCT ..) WITHIN GROUP, which Spark 4.0 cannot run beside
     # another DISTINCT aggregate (ClassCastException, fixed by apache/spark#51117 after 4.0)
+    pairs = re.sub(r"\n    held AS \(.*?AND d.dispensed_at < \$end\),", HELD_BY_SEMI_JOIN, SHOPPING_PAIRS, flags=re.S) if semi else SHOPPING_PAIRS
+    assert pairs != SHOPPING_PAIRS or not semi, "SHOPPING_PAIRS changed: update HELD_BY_SEMI_JOIN"
     return f"""
         WITH {pairs},
         involved AS (SELECT patient_id, atc_code, a_rx AS prescription_id, a_doc AS prescriber_id FROM pairs
                      UNION SELECT patient_id, atc_code, b_rx, b_doc FROM pairs),
+        placed AS (SELECT i.*, w.issued_at, fa.region, fa.district,
+                          row_number() OVER (PARTITION BY i.patient_id, fa.region ORDER BY w.issued_at DESC, i.prescription_id DESC) AS recency
+                   FROM involved i JOIN in_window w ON w.prescription_id = i.prescription_id
+                        LEFT JOIN facilities fa ON fa.facility_id = w.facility_id),
         claimed AS (SELECT prescription_id, sum(amount_claimed) AS claimed FROM dispensings
                     WHERE prescription_id IN (SELECT prescription_id FROM involved) GROUP BY prescription_id),
-        latest AS (SELECT patient_id, facility_id FROM (
-                     SELECT patient_id, facility_id,
-                            row_number() OVER (PARTITION BY patient_id ORDER BY issued_at DESC, prescription_id DESC) AS nth
-                     FROM in_window WHERE patient_id IN (SELECT patient_id FROM involved)) l
-                   WHERE nth = 1)
-        SELECT i.patient_id AS entity_id, max(fa.region) AS region, max(fa.district) AS district,
-               count(DISTINCT i.prescription_id) AS n_rx, count(DISTINCT i.prescriber_id) AS n_prescribers,
-               least(1.0, 0.5 + 0.25 * (count(DISTINCT i.prescriber_id) - 1)) AS score,
-               coalesce(sum(c.claimed), 0) AS amount_at_risk,
-               array_to_string(list_sort(list_distinct(list(i.atc_code))), ', ') AS atc_code
-        FROM involved i LEFT JOIN claimed c USING (prescription_id) LEFT JOIN latest l USING (patient_id)
-             LEFT JOIN facilities fa ON fa.facility_id = l.facility_id
-        GROUP BY i.patient_id ORDER BY i.patient_id""", dict(start=period.start, end=period.end,
-                                                              since=period.start - pd.Timedelta(days=lookback_days))
+        patient AS (SELECT patient_id, count(DISTINCT prescription_id) AS n_rx, count(DISTINCT prescriber_id) AS n_prescribers,
+                           array_to_string(list_sort(list_distinct(list(atc_code))), ', ') AS atc_code
+                    FROM placed GROUP BY patient_id),
+        here AS (SELECT p.patient_id, p.region, max(CASE WHEN p.recency = 1 THEN p.district END) AS district, count(*) AS n_here,
+                        coalesce(sum(c.claimed), 0) AS amount_at_risk
+                 FROM placed p LEFT JOIN claimed c ON c.prescription_id = p.prescription_id GROUP BY p.patient_id, p.region)
+        SELECT h.patient_id AS entity_id, h.region, h.district, t.n_rx, t.n_prescribers,
+               least(1.0, 0.5 + 0.25 * (t.n_prescribers - 1)) AS score, h.amount_at_risk, t.atc_code, h.n_here,
+               CASE WHEN h.n_here < t.n_rx THEN '; улардан ' || CAST(h.n_here AS VARCHAR) || ' таси шу ҳудудда ёзилган' ELSE '' END AS here_uz,
+               CASE WHEN h.n_here < t.n_rx THEN '; из них ' || CAST(h.n_here AS VARCHAR) || ' выписаны в этом регионе' ELSE '' END AS here_ru,
+               CASE WHEN h.n_here < t.n_rx THEN '; ' || CAST(h.n_here AS VARCHAR) || ' of them issued in this region' ELSE '' END AS here_en
+        FROM here h JOIN patient t ON t.patient_id = h.patient_id
+        ORDER BY h.patient_id, h.region""", dict(start=period.start, end=period.end,
+                                                  since=period.start - pd.Timedelta(days=lookback_days))
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Parameters: bound by DuckDB; rendered by SQLGlot as typed literals for any other dialect
@@ -133,6 +126,21 @@ def not_portable(query: str) -> list[str]:
     if tree.find(exp.Qualify): found.append("QUALIFY")
     if tree.find(exp.GroupConcat): found.append("string_agg (LISTAGG on Spark)")
     return found
+
+class Recording:
+    "A dataset that runs `.sql` on `ds` and records every query it is given."
+    def __init__(self, ds): self.ds, self.queries = ds, []
+    def sql(self, query, **params): self.queries.append(query); return self.ds.sql(query, **params)
+    def __getattr__(self, name): return getattr(self.ds, name)
+
+def lint(ds, period) -> dict:
+    "The DuckDB-only constructs in the queries of every rule and behaviour detector, run on `ds` for `period`."
+    from dtsj_analysis.engine import resolve, detector_ids
+    out = {}
+    for d in resolve(detector_ids("rule") + detector_ids("behaviour")):
+        rec = Recording(ds); d.fn(rec, period, **d.params)
+        out[d.id] = sorted({f for q in rec.queries for f in not_portable(q)})
+    return out
 
 def literal(v) -> exp.Expression:
     "A SQL literal of Python value `v`, typed as DuckDB would bind it (a float is a DOUBLE, not a DECIMAL)."
@@ -169,7 +177,7 @@ def reserve_ibis(t, period, max_age_days=7, asof=False):
     if asof:
         h = r.asof_join(st, on=r.day >= st.as_of, predicates=["facility_id", "atc_code"])
         h = h.select("prescription_id", "facility_id", "atc_code", "quantity", "day", "as_of", "quantity_on_hand")
-        h = h.filter(h.day.delta(h.as_of, unit="day") <= max_age_days)
+        h = h.filter(h.day.date().delta(h.as_of.cast("date"), unit="day") <= max_age_days)
     else:
         st = st.filter(st.as_of >= period.start - pd.Timedelta(days=max_age_days), st.as_of < period.end)
         h = r.join(st, [r.facility_id == st.facility_id, r.atc_code == st.atc_code, st.as_of <= r.day,
@@ -213,46 +221,33 @@ def shopping_ibis(t, period, lookback_days=90):
         pairs.select("patient_id", "atc_code", prescription_id=pairs.b_rx, prescriber_id=pairs.b_doc), distinct=True)
     paid = dsp.filter(dsp.prescription_id.isin(involved.prescription_id))
     claimed = paid.group_by("prescription_id").agg(claimed=paid.amount_claimed.sum())
-    lw = w.filter(w.patient_id.isin(involved.patient_id))
-    lw = lw.mutate(nth=ibis.row_number().over(group_by=lw.patient_id, order_by=[ibis.desc(lw.issued_at), ibis.desc(lw.prescription_id)]))
-    latest = lw.filter(lw.nth == 0)
-    place = latest.left_join(fac, latest.facility_id == fac.facility_id).select(latest.patient_id, fac.region, fac.district)
-    ic = involved.left_join(claimed, involved.prescription_id == claimed.prescription_id).select(
-        involved.patient_id, involved.prescription_id, involved.prescriber_id, claimed.claimed)
-    per = ic.group_by("patient_id").agg(n_rx=ic.prescription_id.nunique(), n_prescribers=ic.prescriber_id.nunique(),
-                                        amount_at_risk=ic.claimed.sum().fill_null(0))
-    codes = involved.select("patient_id", "atc_code").distinct()
-    codes = codes.group_by("patient_id").agg(atc_code=ibis.literal(", ").join(codes.atc_code.collect().sort()))
-    j = per.left_join(place, per.patient_id == place.patient_id).left_join(codes, per.patient_id == codes.patient_id)
-    return j.select(entity_id=per.patient_id, region=place.region, district=place.district, n_rx=per.n_rx,
-                    n_prescribers=per.n_prescribers, score=ibis.least(1.0, 0.5 + 0.25 * (per.n_prescribers - 1)),
-                    amount_at_risk=per.amount_at_risk, atc_code=codes.atc_code).order_by("entity_id")
+    pw = involved.join(w, involved.prescription_id == w.prescription_id)
+    pw = pw.left_join(fac, pw.facility_id == fac.facility_id).select(
+        "patient_id", "atc_code", "prescription_id", "prescriber_id", "issued_at", fac.region, fac.district)
+    placed = pw.mutate(recency=ibis.row_number().over(group_by=[pw.patient_id, pw.region],
+                                                      order_by=[ibis.desc(pw.issued_at), ibis.desc(pw.prescription_id)]))
+    patient = placed.group_by("patient_id").agg(n_rx=placed.prescription_id.nunique(), n_prescribers=placed.prescriber_id.nunique(),
+                                                atc_code=ibis.literal(", ").join(placed.atc_code.collect(distinct=True).sort()))
+    pc = placed.left_join(claimed, placed.prescription_id == claimed.prescription_id).select(placed, claimed.claimed)
+    here = pc.group_by(["patient_id", "region"]).agg(district=pc.district.max(where=pc.recency == 0), n_here=pc.count(),
+                                                     amount_at_risk=pc.claimed.sum().fill_null(0))
+    j = here.join(patient, here.patient_id == patient.patient_id)
+    return j.select(entity_id=here.patient_id, region=here.region, district=here.district, n_rx=patient.n_rx,
+                    n_prescribers=patient.n_prescribers, score=ibis.least(1.0, 0.5 + 0.25 * (patient.n_prescribers - 1)),
+                    amount_at_risk=here.amount_at_risk, atc_code=patient.atc_code, n_here=here.n_here).order_by(["entity_id", "region"])
 
 # ---------------------------------------------------------------------------------------------------------------------
 # The engines: a DuckDB store, and a Spark dataset with the same `.sql(query, **params)` as `Dataset.sql`
 
-def store(folder: Path, path: Path) -> Path:
-    "The Parquet tables of `folder` as a DuckDB database file at `path` (made once), big tables sorted by date."
-    if path.exists(): return path
-    order = {"prescriptions": "issued_at", "dispensings": "dispensed_at"}
-    part = path.with_suffix(".part")
-    part.unlink(missing_ok=True)
-    with duckdb.connect(str(part)) as con:
-        for p in sorted(folder.glob("*.parquet")):
-            by = f" ORDER BY {order[p.stem]}" if p.stem in order else ""
-            ns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{p}')").fetchall() if r[1] == "TIMESTAMP_NS"]
-            us = f" REPLACE ({', '.join(f'{c}::TIMESTAMP AS {c}' for c in ns)})" if ns else ""   # the contract's timestamps: microseconds
-            con.execute(f"CREATE TABLE {p.stem} AS SELECT *{us} FROM read_parquet('{p}'){by}")
-    part.rename(path)
-    return path
-
-def export(path: Path, dest: Path) -> Path:
-    "Every table of DuckDB file `path` as `dest/<table>.parquet` (made once): what Spark reads."
+def export(ds, dest: Path) -> Path:
+    "The contract's tables of store `ds` as `dest/<table>.parquet` (made once), without the store's own columns: what Spark reads."
     if dest.exists(): return dest
     part = dest.with_name(dest.name + ".part"); part.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(path), read_only=True) as con:
-        for (name,) in con.execute("SHOW TABLES").fetchall():
-            con.execute(f"COPY {name} TO '{part / name}.parquet' (FORMAT parquet)")
+    for name in ds.tables:
+        cols = [(r[0], r[1]) for r in ds.con.execute(f'DESCRIBE "{name}"').fetchall() if not r[0].startswith("_")]
+        # Spark 4 cannot read nanosecond timestamps (PARQUET_TYPE_ILLEGAL): the contract's are microseconds
+        sel = ", ".join(f'"{c}"::TIMESTAMP AS "{c}"' if t == "TIMESTAMP_NS" else f'"{c}"' for c, t in cols)
+        ds.con.execute(f"COPY (SELECT {sel} FROM \"{name}\") TO '{part / name}.parquet' (FORMAT parquet)")
     part.rename(dest)
     return dest
 
@@ -326,8 +321,7 @@ DETECTORS = {"reserve_stock_rx": (reserve_stock_rx, {"window": lambda p: reserve
 def duck_variants(con, ib, ds, det, period):
     "The DuckDB variants of detector `det` for `period`: name -> a function returning its frame."
     fn, portable, ibis_fns = DETECTORS[det]
-    q, p = baseline(fn, period)
-    out = {"today: library over loaded frames": lambda: fn(ds, period), "baseline (DuckDB SQL)": lambda: duck_sql(con, q, p)}
+    out = {"baseline: the library on the store": lambda: fn(ds, period)}
     for name, make in portable.items():
         pq, pp = make(period)
         out[f"portable {name}".strip()] = lambda pq=pq, pp=pp: duck_sql(con, pq, pp)
@@ -339,7 +333,7 @@ def duck_variants(con, ib, ds, det, period):
 def spark_variants(sds, ib, det, period):
     "The Spark variants of detector `det` for `period` (the baseline included, to show why it cannot run)."
     fn, portable, ibis_fns = DETECTORS[det]
-    out = {"baseline (DuckDB SQL)": lambda: fn(sds, period)}
+    out = {"baseline: the library on the store": lambda: fn(sds, period)}
     for name, make in portable.items():
         out[f"portable {name}".strip()] = lambda make=make: (lambda q, p: sds.sql(q, **p))(*make(period))
     for name, f in ibis_fns.items() if ib is not None else ():
@@ -421,21 +415,20 @@ def main(argv=None):
     weeks = [Period.of(d, pd.Timestamp(d) + pd.Timedelta(days=7)) for d in a.weeks.split(",")]
     try: import ibis
     except ImportError: ibis = None; print("Ibis is not installed: its variants are left out (pip install 'ibis-framework[duckdb,pyspark]')")
-    t = time.perf_counter(); path = store(a.data, a.data.with_suffix(".duckdb"))
-    print(f"store {path}: {time.perf_counter() - t:.1f} s", flush=True)
-    parquet = export(path, a.data.with_name(a.data.name + "-store-parquet"))
+    t = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore"); ds = load_dataset(a.data)
-    print(f"{ds}", flush=True)
+    print(f"store {ds.path}: {time.perf_counter() - t:.1f} s; {ds}", flush=True)
+    parquet = export(ds, a.data.with_name(a.data.name + "-store-parquet"))
     refs = {(det, w.start): DETECTORS[det][0](ds, w) for det in DETECTORS for w in weeks}
-    for (det, s), r in refs.items(): print(f"  reference {det} {s.date()}: {len(r)} rows (library over the loaded frames)")
+    for (det, s), r in refs.items(): print(f"  reference {det} {s.date()}: {len(r)} rows (the library on the store)")
     results = []
-    con = duckdb.connect(str(path), read_only=True, config=duckdb_config())
+    con = ds.con
     ib = ibis.duckdb.from_connection(con) if ibis else None
     measure("duckdb", {d: (lambda d, w: duck_variants(con, ib, ds, d, w)) for d in DETECTORS}, refs, weeks, a.runs, results)
     compiled = compile_times(ib, weeks[-1], a.runs)
-    con.close()
-    if not a.survey: del ds
+    print("\nDuckDB-only constructs in each rule and behaviour detector's queries (not_portable):\n  "
+          + "\n  ".join(f"{k}: {', '.join(v) or '-'}" for k, v in lint(ds, weeks[-1]).items()), flush=True)
     if not a.no_spark:
         t = time.perf_counter(); spark = spark_session(2)
         try:
@@ -451,7 +444,7 @@ def main(argv=None):
         finally: spark.stop()
     table = report(results, weeks[-1], a.data)
     print(f"\nweek {weeks[-1]} on {a.data}: median seconds ({a.runs} runs on DuckDB, {a.spark_runs} on Spark); equal = the "
-          f"compared columns against the library over the loaded frames, every week of {a.weeks}")
+          f"compared columns against the library on the store, every week of {a.weeks}")
     with pd.option_context("display.width", 250, "display.max_colwidth", 60): print(table.to_string(index=False))
     print("\nmedian seconds to build + compile an Ibis expression / to transpile a portable query with SQLGlot:\n  "
           + "\n  ".join(f"{k}: {v:.3f}" for k, v in compiled.items()))
