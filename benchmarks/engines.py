@@ -6,9 +6,8 @@ DIR is a folder of the contract's tables as Parquet (`dtsj demo-data`'s output, 
 data/bench/scale-4-weeks-13, about 1M prescriptions). Two hard detectors, reserve_stock_rx (an as-of lookup) and
 doctor_shopping (an interval self-join), run as:
 
-- today: the library's detector over the loaded frames (`load_dataset(DIR)`, `Dataset.sql`), also the reference;
-- baseline: the library's own DuckDB SQL (ASOF JOIN, ordered aggregates), captured from the detector functions, on the
-  store; on Spark it is transpiled as it is, to show where it breaks;
+- baseline: the library's detector on its store (`load_dataset(DIR)`, `Dataset.sql`), also the reference; on Spark
+  (`SparkDataset`) it runs unchanged, to show where it breaks;
 - portable: the query without DuckDB-only syntax, in the duckdb dialect with `$name` parameters; DuckDB runs it as it
   is (parameters bound), Spark runs it transpiled by SQLGlot with the parameters rendered as typed literals.
   reserve_stock_rx's as-of lookup is a range join then row_number (window) or arg_max; doctor_shopping keeps the
@@ -19,17 +18,16 @@ doctor_shopping (an interval self-join), run as:
   not installed.
 
 Every variant is checked row for row against the reference on (entity_id, region, district, score, amount_at_risk)
-for every week of --weeks, on a DuckDB store (DIR's tables copied into DIR.duckdb, prescriptions and dispensings
-sorted by date: what the store will look like) and on Spark local[2] (`SparkDataset`) over the store's tables exported
-as Parquet (DIR-store-parquet). On the last week they are timed in rounds (each round runs every variant once): the
-median of --runs rounds on DuckDB, of --spark-runs on Spark. Prints the table variant x engine x seconds and equality,
-and the seconds Ibis takes to build and compile an expression and SQLGlot to transpile a query. --survey also runs
+for every week of --weeks, on DuckDB (the store `load_dataset` made, sorted by date) and on Spark local[2]
+(`SparkDataset`) over the store's contract tables exported as Parquet (DIR-store-parquet). On the last week they are
+timed in rounds (each round runs every variant once): the median of --runs rounds on DuckDB, of --spark-runs on
+Spark. Prints the lint of every detector's queries (`not_portable`), the table variant x engine x seconds and
+equality, and the seconds Ibis takes to build and compile an expression and SQLGlot to transpile a query. --survey also runs
 every rule and behaviour detector's own function, unchanged, on SparkDataset against the library.
 """
 import argparse, logging, re, statistics, sys, time, warnings
 from datetime import date, datetime
 from pathlib import Path
-import duckdb
 import numpy as np
 import pandas as pd
 import sqlglot
