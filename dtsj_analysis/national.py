@@ -51,6 +51,7 @@ NATIONAL_TEXT = {
     "n_undispensed": ("Дефектура бўйича берилмаган рецептлар", "Не отпущено рецептов при дефектуре", "Prescriptions not dispensed in defectura"),
     "n_silent_days": ("Вилоят бўйича рецепт ёзилмаган кунлар", "Дни без выписки во всём регионе", "Region-wide days without prescribing"),
     "n_total": ("Республика бўйича жами", "Итого по республике", "National total"),
+    "n_index": ("Республика бўйича жамланма", "Сводка по республике", "National summary"),   # its link on the index page
     "n_chart": ("Ҳудудлар таққоси", "Сравнение регионов", "The regions compared"),
     "n_no_data": ("бу ҳафтада маълумот йўқ", "нет данных за неделю", "no data this week"),
     "n_stopped": ("маълумотлардаги хатолар сабабли ҳисобот тузилмади", "отчёт не составлен из-за ошибок в данных", "not reported: errors in the data"),
