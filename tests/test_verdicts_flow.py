@@ -38,7 +38,7 @@ def flow(demo_dir, tmp_path_factory):
     store = tmp / "store.duckdb"
     subprocess.run([DTSJ, "ingest", "--data", demo_dir, "--store", store], check=True, capture_output=True)
     out = tmp / "reports"
-    res = make_reports(store, ["navoi"], W0, "en", out, pdf=False, progress=False)
+    res = make_reports(store, ["navoi"], W0, "en", out, pdf=False, progress=False, national=False)
     assert res.table.ok.all(), res.table
     wb = out / "site" / W0 / "navoi.en.xlsx"
     m0 = load_week(store, W0, "navoi")["findings"]
@@ -52,7 +52,7 @@ def test_import_then_next_week_knows(flow):
     store, out, wb, other = flow
     r = subprocess.run([DTSJ, "verdicts", "import", wb, "--store", store], capture_output=True, text=True)
     assert r.returncode == 0 and "2 verdict(s) recorded" in r.stdout, r.stdout + r.stderr
-    res = make_reports(store, ["navoi"], W1, "en", out, pdf=False, progress=False)
+    res = make_reports(store, ["navoi"], W1, "en", out, pdf=False, progress=False, national=False)
     assert res.table.ok.all()
     page = (out / "site" / W1 / "navoi.en.html").read_text()
     fig, h = figures(page), load_week(store, W1, "navoi")["history"].set_index("detector")
