@@ -43,6 +43,8 @@ def expected(store) -> dict:
     for x in F["volumes"][F["volumes"].region.isin(ok)].itertuples():
         want[f"{x.region}:{x.indicator}"], want[f"{x.region}:{x.indicator}:change"] = x.now, x.change
     for x in F["groups"][F["groups"].region.isin(ok)].itertuples(): want[f"{x.region}:per_10k:{x.group}"] = x.per_10k
+    for x in F["history"].itertuples():                    # what the inspectors found, per detector, for the country
+        for k in ("new", "open_earlier", "confirmed", "dismissed", "precision"): want[f"{k}:{x.detector}"] = float(getattr(x, k))
     return want
 
 def same(shown: str, value) -> bool:

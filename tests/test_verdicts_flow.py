@@ -79,3 +79,19 @@ def test_a_bad_file_is_refused_and_the_store_unchanged(flow, tmp_path):
                        note="", checked_by="Saidova N.", checked_on="2025-04-25")]).to_csv(csv, index=False)
     r = subprocess.run([DTSJ, "verdicts", "import", csv, "--store", store], capture_output=True, text=True)
     assert r.returncode == 2 and "row 2" in r.stderr and Path(store).read_bytes() == before, r.stderr
+
+def test_the_national_page_knows_too(flow):
+    "The national page counts the same verdicts, summed over the regions that reported."
+    from dtsj_analysis.national import make_national, national_history
+    from dtsj_analysis.publish import ensure_week
+    store, out, wb, other = flow
+    subprocess.run([DTSJ, "verdicts", "import", wb, "--store", store], check=True, capture_output=True)   # a second import adds nothing
+    ensure_week(store, W1)
+    paths = make_national(store, W1, "en", out, pdf=False)
+    fig = figures(paths["html"].read_text())
+    m = load_week(store, W1)
+    ok = m["status"][m["status"].status == "ok"].region.tolist()
+    h = national_history(m, ok).set_index("detector")
+    assert h.loc["inactive_outlet", "dismissed"] >= 1
+    for det in h.index:
+        for k in ("confirmed", "dismissed"): assert int(fig[f"{k}:{det}"]) == h.loc[det, k], (det, k)
