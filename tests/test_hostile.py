@@ -94,7 +94,7 @@ def test_guard_stops_a_page_and_names_where_it_came_from_not_the_identifier(demo
     t = {k: v.copy() for k, v in demo.tables.items()}
     t["patients"].loc[0, "patient_id"] = pid = "PX-00012345"
     save_dataset(t, tmp_path / "data"); store = tmp_path / f"{pid}.duckdb"; ingest(tmp_path / "data", store)
-    res = make_reports(store, ["navoi", "syrdarya"], WEEK, "uz", tmp_path / "out", pdf=False, progress=False).table.set_index("region")
+    res = make_reports(store, ["navoi", "syrdarya"], WEEK, "uz", tmp_path / "out", pdf=False, progress=False, national=False).table.set_index("region")
     assert not res.ok.any() and (res.stage == "privacy").all()
     assert "parameters or a file name" in res.error["navoi"] and pid not in res.error["navoi"]
     assert not (tmp_path / "out" / "site" / WEEK / "navoi.html").exists()
@@ -126,7 +126,7 @@ def test_errors_stop_only_the_regions_they_touch(demo, tmp_path):
     sam = t["prescriptions"].merge(t["facilities"][["facility_id", "region"]]).query("region == 'samarkand'").prescription_id.iloc[0]
     rx = t["prescriptions"].astype({"quantity": "object"}); rx.loc[rx.prescription_id == sam, "quantity"] = "thirty"; t["prescriptions"] = rx
     save_dataset(t, tmp_path / "data", "csv")
-    res = make_reports(tmp_path / "data", ["navoi", "samarkand", "syrdarya"], WEEK, "uz", tmp_path / "out", pdf=False, progress=False)
+    res = make_reports(tmp_path / "data", ["navoi", "samarkand", "syrdarya"], WEEK, "uz", tmp_path / "out", pdf=False, progress=False, national=False)
     s = res.table.set_index("region")
     assert s.ok.all() and s.status.to_dict() == {"navoi": "ok", "samarkand": "stopped", "syrdarya": "ok"}
     assert "prescriptions.quantity" in s.error["samarkand"] and "STOPPED" in res.summary(["navoi", "samarkand", "syrdarya"])
@@ -207,7 +207,7 @@ def test_dangling_reference_rows_are_named_the_same_every_run(tmp_path):
 CASES = [   # name, change of the tiny tables, format, expected message
     ("inf amount", lambda t: t["dispensings"].__setitem__("amount_claimed", ["inf"]), "csv", "dispensings.amount_claimed: is not a finite number"),
     ("birth date in the future", lambda t: t["patients"].__setitem__("birth_date", ["2090-01-01", "2010-01-01"]), "csv", "patients.birth_date: birth_date is not in the future"),
-    ("NUL byte in an id", lambda t: t["drugs"].__setitem__("drug_code", ["000\x00101", "000102"]), "parquet", "drugs.drug_code: contains a NUL or control character"),
+    ("NUL byte in an id", lambda t: t["drugs"].__setitem__("drug_code", ["000\x00101", "000102"]), "parquet", "drugs.drug_code: contains a NUL, tab or line break"),
 ]
 
 @pytest.mark.parametrize("name, change, fmt, message", CASES, ids=[c[0] for c in CASES])
