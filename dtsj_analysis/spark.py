@@ -20,9 +20,9 @@ from .sources import attach, columns_of
 from .load import Dataset, SORT_BY, store_tables, read_report, meta, load_dataset, cache_dir, duckdb_config
 
 # %% auto #0
-__all__ = ['NO_DATE_WEEK', 'not_portable', 'literal', 'transpile', 'Recording', 'query_problems', 'lint', 'export_parquet',
-           'exported_report', 'spark_session', 'SparkDataset', 'spark_frame', 'is_export', 'parquet_of',
-           'spark_dataset']
+__all__ = ['NO_DATE_WEEK', 'STORAGE', 'not_portable', 'literal', 'transpile', 'Recording', 'query_problems', 'lint',
+           'export_parquet', 'exported_report', 'spark_session', 'SparkDataset', 'spark_frame', 'is_export',
+           'parquet_of', 'spark_dataset']
 
 # %% ../nbs/12_spark.ipynb #1c44c4fb
 def not_portable(query: str) -> list[str]:
@@ -109,7 +109,7 @@ def export_parquet(store: Dataset | str | Path, dest) -> Path:
         for name in store_tables(ds.con): _export_table(ds.con, name, part)
         about = {"fingerprint": ds.meta.get("fingerprint", ""), "source": ds.source, "tables": store_tables(ds.con),
                  "issues": [asdict(i) for i in ds.report.issues]}
-        (part / "_store.json").write_text(json.dumps(about, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+        (part / "store.json").write_text(json.dumps(about, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     finally:
         if ds is not store: ds.close()
     shutil.rmtree(old, ignore_errors=True)
@@ -117,11 +117,11 @@ def export_parquet(store: Dataset | str | Path, dest) -> Path:
     part.rename(dest); shutil.rmtree(old, ignore_errors=True)
     return dest
 
-def exported_report(folder) -> tuple[dict, ValidationReport]:
-    "The store's facts and validation report kept in export `folder`'s `_store.json` (none for a folder without it)."
-    p = Path(folder) / "_store.json"
-    if not p.exists(): return {}, ValidationReport()
-    about = json.loads(p.read_text(encoding="utf-8"))
+def exported_report(folder, text: str | None = None) -> tuple[dict, ValidationReport]:
+    "The store's facts and validation report kept in export `folder`'s `store.json` (or given as `text`); none without it."
+    p = Path(folder) / "store.json"
+    if text is None and not p.exists(): return {}, ValidationReport()
+    about = json.loads(text if text is not None else p.read_text(encoding="utf-8"))
     issues = [Issue(**{**i, **{k: tuple(i[k]) for k in ("rows", "values", "regions") if k in i}}) for i in about.get("issues", [])]
     return about, ValidationReport(issues)
 
@@ -142,23 +142,38 @@ def spark_session(master: str = "local[2]", shuffle_partitions: int | None = Non
     return spark
 
 # %% ../nbs/12_spark.ipynb #08dc5079
+STORAGE = ("file://", "hdfs://", "s3a://", "s3://", "gs://", "abfs://", "abfss://", "wasbs://", "viewfs://")   # folders Spark reads
+
 class SparkDataset:
     "The contract's tables as Spark views (of a Parquet export, or of the catalog's tables); `.sql` runs DuckDB SQL transpiled."
     def __init__(self, spark, folder=None, own: bool = False):
-        self.spark, self.folder, self.own, self.cache, self.views = spark, folder and Path(folder), own, {}, {}
-        self.about, self.report = exported_report(folder) if folder else ({}, ValidationReport())
+        self.spark, self.own, self.cache, self.views = spark, own, {}, {}
+        self.folder = None if folder is None else str(folder) if str(folder).startswith(STORAGE) else Path(folder)
+        self.about, self.report = exported_report(self.folder, self._text("store.json")) if folder else ({}, ValidationReport())
         self.meta = {"fingerprint": self.about.get("fingerprint", ""), "source": self.about.get("source", "")}
         self.source = self.meta["source"] or (str(folder) if folder else "spark catalog")
         self.tables = [n for n in TABLES if self._table(n) is not None]
+    def _text(self, name):
+        "The text of file `name` of the folder (read by Spark where the folder is a storage URL), or None."
+        if isinstance(self.folder, Path): return (self.folder / name).read_text(encoding="utf-8") if (self.folder / name).exists() else None
+        try: return self.spark.read.text(f"{self.folder.rstrip('/')}/{name}", wholetext=True).first()[0]
+        except Exception as e:
+            if "PATH_NOT_FOUND" in str(e) or "does not exist" in str(e): return None
+            raise
     def _table(self, name):
         "Spark DataFrame of contract table `name` (a view is made for it), or None when there is none."
         if self.folder is None:
             return self.spark.table(name) if self.spark.catalog.tableExists(name) else None
-        d, f = self.folder / name, self.folder / f"{name}.parquet"
-        if not (d.is_dir() or f.exists()): return None
-        df = self.spark.read.parquet(str(d if d.is_dir() else f))
-        if d.is_dir() and "week" in df.columns: df = df.drop("week")
-        df.createOrReplaceTempView(name); return df
+        base = str(self.folder).rstrip("/")
+        for path, by_week in ((f"{base}/{name}", True), (f"{base}/{name}.parquet", False)):
+            if isinstance(self.folder, Path) and not Path(path).exists(): continue
+            try: df = self.spark.read.parquet(path)
+            except Exception as e:
+                if "PATH_NOT_FOUND" in str(e) or "does not exist" in str(e): continue
+                raise
+            if by_week and "week" in df.columns: df = df.drop("week")
+            df.createOrReplaceTempView(name); return df
+        return None
     def cached(self, key, make):
         "The value of `make()` computed once per dataset (as `Dataset.cached`)."
         if key not in self.cache: self.cache[key] = make()
@@ -205,12 +220,12 @@ def spark_frame(df) -> pd.DataFrame:
 
 # %% ../nbs/12_spark.ipynb #4f62e584
 def is_export(folder) -> bool:
-    "Is `folder` a Parquet export of a store (`export_parquet`)?"
-    return Path(folder, "_store.json").is_file()
+    "Is `folder` a Parquet export of a store (`export_parquet`)? A storage URL is taken to be one."
+    return str(folder).startswith(STORAGE) or Path(folder, "store.json").is_file()
 
-def parquet_of(source) -> Path:
-    "The Parquet export of `source` (itself if it is one), made once per content in the cache."
-    if isinstance(source, (str, Path)) and "://" not in str(source) and is_export(source): return Path(source)
+def parquet_of(source):
+    "The Parquet export of `source` (itself if it is one: a folder or a storage URL), made once per content in the cache."
+    if isinstance(source, (str, Path)) and is_export(source): return source
     ds = source if isinstance(source, Dataset) else load_dataset(source, strict=False)
     dest = cache_dir() / "parquet" / (ds.fingerprint() or hashlib.sha256(str(source).encode()).hexdigest()[:16])
     return dest if is_export(dest) else export_parquet(ds, dest)
