@@ -36,11 +36,13 @@ demo: $(DEMO)/labels.csv
 # The demo week's report for one region: validation, then HTML and PDF under reports/site/<week>/.
 report: demo sysdeps
 	$(BIN)/dtsj validate --data $(DEMO)
+	$(BIN)/dtsj week --data $(DEMO) --week $(WEEK) --backfill 4
 	$(BIN)/dtsj report --data $(DEMO) --region $(REGION) --week $(WEEK) --lang $(LANG_)
 	@echo "Open reports/site/$(WEEK)/$(REGION).html (PDF beside it; all reports: reports/site/index.html)"
 
 # All 14 regions, two at a time.
 reports: demo sysdeps
+	$(BIN)/dtsj week --data $(DEMO) --week $(WEEK) --backfill 4
 	$(BIN)/dtsj report --data $(DEMO) --all-regions --week $(WEEK) --jobs 2 --lang $(LANG_)
 
 # Notebooks are the source: exporting and cleaning them must change nothing that is committed.

@@ -94,7 +94,7 @@ def test_guard_stops_a_page_and_names_where_it_came_from_not_the_identifier(demo
     t = {k: v.copy() for k, v in demo.tables.items()}
     t["patients"].loc[0, "patient_id"] = pid = "PX-00012345"
     save_dataset(t, tmp_path / "data"); store = tmp_path / f"{pid}.duckdb"; ingest(tmp_path / "data", store)
-    res = make_reports(store, ["navoi", "syrdarya"], WEEK, "uz", tmp_path / "out", pdf=False, progress=False).table.set_index("region")
+    res = make_reports(store, ["navoi", "syrdarya"], WEEK, "uz", tmp_path / "out", pdf=False, progress=False, national=False).table.set_index("region")
     assert not res.ok.any() and (res.stage == "privacy").all()
     assert "parameters or a file name" in res.error["navoi"] and pid not in res.error["navoi"]
     assert not (tmp_path / "out" / "site" / WEEK / "navoi.html").exists()
@@ -126,7 +126,7 @@ def test_errors_stop_only_the_regions_they_touch(demo, tmp_path):
     sam = t["prescriptions"].merge(t["facilities"][["facility_id", "region"]]).query("region == 'samarkand'").prescription_id.iloc[0]
     rx = t["prescriptions"].astype({"quantity": "object"}); rx.loc[rx.prescription_id == sam, "quantity"] = "thirty"; t["prescriptions"] = rx
     save_dataset(t, tmp_path / "data", "csv")
-    res = make_reports(tmp_path / "data", ["navoi", "samarkand", "syrdarya"], WEEK, "uz", tmp_path / "out", pdf=False, progress=False)
+    res = make_reports(tmp_path / "data", ["navoi", "samarkand", "syrdarya"], WEEK, "uz", tmp_path / "out", pdf=False, progress=False, national=False)
     s = res.table.set_index("region")
     assert s.ok.all() and s.status.to_dict() == {"navoi": "ok", "samarkand": "stopped", "syrdarya": "ok"}
     assert "prescriptions.quantity" in s.error["samarkand"] and "STOPPED" in res.summary(["navoi", "samarkand", "syrdarya"])

@@ -124,7 +124,7 @@ def tampered(demo, tmp_path_factory):
     src = tmp_path_factory.mktemp("tampered")
     save_dataset(tables, src, "parquet")
     out = tmp_path_factory.mktemp("batch")
-    return make_reports(src, ["navoi", "syrdarya"], WEEK, "uz", out, jobs=2, pdf=False, progress=False).table, out
+    return make_reports(src, ["navoi", "syrdarya"], WEEK, "uz", out, jobs=2, pdf=False, progress=False, national=False).table, out
 
 def test_script_in_a_name_is_escaped(tampered):
     res, out = tampered
