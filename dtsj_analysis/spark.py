@@ -20,8 +20,8 @@ from .sources import attach, columns_of
 from .load import Dataset, SORT_BY, store_tables, read_report, meta, load_dataset, cache_dir, duckdb_config
 
 # %% auto #0
-__all__ = ['NO_DATE_WEEK', 'STORAGE', 'not_portable', 'literal', 'transpile', 'Recording', 'query_problems', 'lint',
-           'export_parquet', 'exported_report', 'spark_session', 'SparkDataset', 'spark_frame', 'is_export',
+__all__ = ['DOW', 'NO_DATE_WEEK', 'STORAGE', 'not_portable', 'literal', 'transpile', 'Recording', 'query_problems', 'lint',
+           'export_parquet', 'exported_report', 'spark_session', 'Registry', 'SparkDataset', 'spark_frame', 'is_export',
            'parquet_of', 'spark_dataset']
 
 # %% ../nbs/12_spark.ipynb #1c44c4fb
@@ -57,12 +57,34 @@ def _as_double(node):
        and not isinstance(node.parent, exp.DataTypeParam): return exp.cast(node.copy(), "DOUBLE")
     return node
 
+def _dow(x, iso: bool) -> exp.Expression:
+    "DuckDB's day of the week of `x` in Spark SQL: Sunday 0 to Saturday 6, or ISO Monday 1 to Sunday 7 (Spark's DAYOFWEEK: Sunday 1 to Saturday 7)."
+    d = exp.Anonymous(this="DAYOFWEEK", expressions=[x.copy()])
+    return exp.paren(exp.Mod(this=exp.paren(exp.Add(this=d, expression=exp.Literal.number(5))), expression=exp.Literal.number(7)) + 1
+                     if iso else exp.Sub(this=d, expression=exp.Literal.number(1)), copy=False)
+
+DOW = {"dow": False, "dayofweek": False, "weekday": False, "isodow": True}
+
+def _spark_semantics(node):
+    "A DuckDB function whose Spark namesake means something else, written as Spark's equivalent (other nodes unchanged)."
+    if isinstance(node, (exp.DayOfWeek, exp.DayOfWeekIso)): return _dow(node.this, isinstance(node, exp.DayOfWeekIso))
+    if isinstance(node, exp.Extract) and node.name.lower() in DOW: return _dow(node.expression, DOW[node.name.lower()])
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() in DOW and len(node.expressions) == 1:
+        return _dow(node.expressions[0], DOW[str(node.this).lower()])
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == "date_part" and node.expressions[0].name.lower() in DOW:
+        return _dow(node.expressions[1], DOW[node.expressions[0].name.lower()])
+    if isinstance(node, exp.TimeToUnix):   # epoch(ts): seconds with their fraction, the naive timestamp read as UTC
+        micros = exp.Anonymous(this="UNIX_MICROS", expressions=[exp.cast(node.this.copy(), "TIMESTAMPLTZ")])
+        return exp.paren(exp.Div(this=micros, expression=exp.cast(exp.Literal.number("1e6"), "DOUBLE")), copy=False)
+    return node
+
 def transpile(query: str | exp.Expression, params: dict, dialect: str = "spark") -> str:
     "DuckDB `query` (text or parsed) in `dialect`, its `$name` parameters replaced by literals of `params`."
     tree = query.copy() if isinstance(query, exp.Expression) else sqlglot.parse_one(query, read="duckdb")
     missing = {p.name for p in tree.find_all(exp.Placeholder)} - set(params)
     if missing: raise KeyError(f"no value for parameter(s) {', '.join(sorted(missing))}")
     tree = tree.transform(_as_double).transform(lambda n: literal(params[n.name]) if isinstance(n, exp.Placeholder) and n.name else n)
+    if dialect == "spark": tree = tree.transform(_spark_semantics)
     return tree.sql(dialect=dialect, unsupported_level=sqlglot.ErrorLevel.RAISE)
 
 # %% ../nbs/12_spark.ipynb #09d837c1
@@ -142,6 +164,12 @@ def spark_session(master: str = "local[2]", shuffle_partitions: int | None = Non
     return spark
 
 # %% ../nbs/12_spark.ipynb #08dc5079
+class Registry:
+    "What `engine.locate` calls on a DuckDB connection (`ds.con.register`, `unregister`), done by a `SparkDataset`'s views."
+    def __init__(self, ds): self.ds = ds
+    def register(self, name: str, frame: pd.DataFrame): self.ds.register(name, frame)
+    def unregister(self, name: str): self.ds.unregister(name)
+
 STORAGE = ("file://", "hdfs://", "s3a://", "s3://", "gs://", "abfs://", "abfss://", "wasbs://", "viewfs://")   # folders Spark reads
 
 class SparkDataset:
@@ -153,6 +181,7 @@ class SparkDataset:
         self.meta = {"fingerprint": self.about.get("fingerprint", ""), "source": self.about.get("source", "")}
         self.source = self.meta["source"] or (str(folder) if folder else "spark catalog")
         self.tables = [n for n in TABLES if self._table(n) is not None]
+        self.con = Registry(self)
     def _text(self, name):
         "The text of file `name` of the folder (read by Spark where the folder is a storage URL), or None."
         if isinstance(self.folder, Path): return (self.folder / name).read_text(encoding="utf-8") if (self.folder / name).exists() else None

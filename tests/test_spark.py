@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from dtsj_analysis.engine import Period, detector_ids, run_detectors
+from dtsj_analysis.outliers import prescriber_features, pharmacy_features
 from dtsj_analysis.spark import lint, export_parquet, spark_session, SparkDataset, spark_dataset
 
 WEEKS = ["2025-04-21", "2025-03-31"]     # the demo's report week (every rule and behaviour detector flags) and one before
@@ -60,6 +61,29 @@ def test_same_findings_as_duckdb(on_spark, demo, det, week):
     if week == WEEKS[0]: assert len(ref) > 0, f"{det} flags nothing in {week}: the comparison would prove little"
     same_rows(got, ref)
     assert got.explanation.tolist() == ref.explanation.tolist()
+
+def same_values(got: pd.DataFrame, ref: pd.DataFrame, tol: float = 1e-9):
+    "Assert frames `got` and `ref` have the same columns and rows, numbers equal to `tol` (relative, or absolute near 0)."
+    assert got.columns.tolist() == ref.columns.tolist() and len(got) == len(ref)
+    for c in ref.columns:
+        if ref[c].dtype.kind in "fiub":
+            assert np.allclose(got[c].to_numpy("float64"), ref[c].to_numpy("float64"), rtol=tol, atol=tol, equal_nan=True), c
+        else: assert got[c].astype("str").tolist() == ref[c].astype("str").tolist(), c
+
+@pytest.mark.parametrize("week", WEEKS)
+@pytest.mark.parametrize("features", [prescriber_features, pharmacy_features], ids=["prescriber", "pharmacy"])
+def test_outlier_features_equal(sds, demo, features, week):
+    "The outliers' per-entity features on Spark equal DuckDB's to 1e-9: one row per entity, every count, mean and variance."
+    ref, got = features(demo, Period.week(week)), features(sds, Period.week(week))
+    assert len(ref) > 50
+    same_values(got, ref)
+
+def test_outlier_detectors_score_alike(sds, demo):
+    "Scored from those features, the outlier detectors give every entity the same score to 1e-9 on both engines."
+    p = Period.week(WEEKS[0])
+    for det in detector_ids("outlier"):
+        ref, got = (run_detectors(d, p.start, p.end, detectors=[det]).sort_values("entity_id", ignore_index=True) for d in (demo, sds))
+        same_values(got[KEY + ["score", "amount_at_risk"]], ref[KEY + ["score", "amount_at_risk"]])
 
 def test_spark_dataset_exports_any_source_once(spark, demo, demo_dir):
     "A source that is not an export is validated into its store and exported once into the cache; the export is reused."
