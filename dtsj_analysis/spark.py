@@ -6,7 +6,7 @@ Docs: https://dtsj.github.io/dtsj_analysis/spark.html.md"""
 
 # %% ../nbs/12_spark.ipynb #d1fe758b
 from __future__ import annotations
-import hashlib, json, logging, shutil
+import hashlib, importlib.util, json, logging, os, re, shutil, subprocess
 from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
@@ -21,8 +21,8 @@ from .load import Dataset, SORT_BY, store_tables, read_report, meta, load_datase
 
 # %% auto #0
 __all__ = ['DOW', 'NO_DATE_WEEK', 'STORAGE', 'not_portable', 'literal', 'transpile', 'Recording', 'query_problems', 'lint',
-           'export_parquet', 'exported_report', 'spark_session', 'Registry', 'SparkDataset', 'spark_frame', 'is_export',
-           'parquet_of', 'spark_dataset']
+           'export_parquet', 'exported_report', 'SparkUnavailable', 'java_version', 'need_spark', 'spark_session',
+           'Registry', 'SparkDataset', 'spark_frame', 'is_export', 'parquet_of', 'spark_dataset']
 
 # %% ../nbs/12_spark.ipynb #1c44c4fb
 def not_portable(query: str) -> list[str]:
@@ -147,9 +147,30 @@ def exported_report(folder, text: str | None = None) -> tuple[dict, ValidationRe
     issues = [Issue(**{**i, **{k: tuple(i[k]) for k in ("rows", "values", "regions") if k in i}}) for i in about.get("issues", [])]
     return about, ValidationReport(issues)
 
+# %% ../nbs/12_spark.ipynb #bb0461e3
+class SparkUnavailable(OSError):
+    "Spark cannot start on this machine: pyspark or a Java 17+ runtime is missing (the message says which, and how to install it)."
+
+def java_version() -> int | None:
+    "Major version of the Java runtime pyspark would start (`$JAVA_HOME/bin/java`, else `java` on the PATH); None if there is none."
+    java = str(Path(os.environ["JAVA_HOME"], "bin", "java")) if os.environ.get("JAVA_HOME") else shutil.which("java")
+    if not java or not Path(java).is_file(): return None
+    m = re.search(r'version "(\d+)(?:\.(\d+))?', subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60).stderr)
+    return 0 if not m else int(m[2] or 0) if m[1] == "1" else int(m[1])
+
+def need_spark():
+    "Raise `SparkUnavailable` unless pyspark and a Java 17+ runtime are installed."
+    if importlib.util.find_spec("pyspark") is None:
+        raise SparkUnavailable("the Spark engine needs the Python package pyspark: pip install 'dtsj_analysis[spark]'")
+    v = java_version()
+    if v is None or v < 17:
+        found = "no Java runtime was found ($JAVA_HOME/bin/java or java on the PATH)" if v is None else f"Java {v} was found"
+        raise SparkUnavailable(f"the Spark engine needs a Java 17+ runtime and {found}: on Debian, apt-get install default-jre-headless (make sysdeps)")
+
 # %% ../nbs/12_spark.ipynb #4de761e9
 def spark_session(master: str = "local[2]", shuffle_partitions: int | None = None, app: str = "dtsj", **conf):
     "A Spark session for the detectors at `master`; `conf` adds Spark settings (dots written as underscores)."
+    need_spark()
     from pyspark.sql import SparkSession
     cores = int(master[6:-1]) if master.startswith("local[") and master[6:-1].isdigit() else 2
     b = (SparkSession.builder.master(master).appName(app)
@@ -262,6 +283,9 @@ def parquet_of(source):
 def spark_dataset(data=None, master: str = "local[2]", spark=None, region: str | None = None, strict: bool = True, **conf) -> SparkDataset:
     """The dataset `data` on Spark at `master` (or on session `spark`): an export folder, None for the catalog's tables, or
     any source `load_dataset` reads (exported first); with `strict`, `DataError` if errors touch `region`."""
+    if spark is None and importlib.util.find_spec("pyspark"):   # a session already running here (a notebook's, a cluster's) is used as it is
+        from pyspark.sql import SparkSession
+        spark = SparkSession.getActiveSession()
     own = spark is None
     spark = spark or spark_session(master, **conf)
     ds = SparkDataset(spark, parquet_of(data) if data is not None else None, own=own)
