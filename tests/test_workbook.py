@@ -12,6 +12,8 @@ from dtsj_analysis.load import load_dataset
 from dtsj_analysis.publish import chromium
 from dtsj_analysis.privacy import leaks
 from dtsj_analysis.workbook import write_workbook, entity_names, workbook_text
+from dtsj_analysis.engine import run_detectors
+from dtsj_analysis.weekly import prescription_ids
 from dtsj_analysis.verdicts import read_verdict_file, known_findings, prepare_import, with_verdicts, latest_verdicts
 from dtsj_analysis.tables import example_page
 
@@ -38,14 +40,15 @@ def first_round():
 
 @pytest.fixture(scope="module")
 def week_of_patient(first_round):
-    "Navoi's findings of the week with a doctor-shopping patient, the patient's prescriptions of the window attached."
-    ds, f = first_round
-    pat = f[(f.region == "navoi") & (f.entity_type == "patient")].iloc[0]
-    f = f[(f.region == "navoi") & (f.period_start == pat.period_start)].reset_index(drop=True)
-    rx = ds.prescriptions
-    window = rx[(rx.issued_at >= pat.period_start - pd.Timedelta(days=90)) & (rx.issued_at < pat.period_end)]
-    ids = lambda p: window.prescription_id[window.patient_id == p].tolist()
-    f["prescriptions"] = [ids(e) if t == "patient" else None for t, e in zip(f.entity_type, f.entity_id)]
+    "Navoi's findings of a week with a doctor-shopping patient, as the engine gives them (with the patient's prescription ids)."
+    ds, saved = first_round
+    pat = saved[(saved.region == "navoi") & (saved.entity_type == "patient")].iloc[0]
+    f = run_detectors(ds, pat.period_start, pat.period_end, region="navoi")
+    patients = f[f.entity_type == "patient"]
+    assert len(patients) and all(prescription_ids(v) for v in patients.prescriptions)
+    rx = ds.prescriptions.set_index("prescription_id")
+    for pid, v in zip(patients.entity_id, patients.prescriptions):   # the ids are the patient's own prescriptions, issued in Navoi
+        assert (rx.loc[prescription_ids(v), "patient_id"] == pid).all()
     return ds, f, pat.period_start
 
 @pytest.mark.parametrize("lang", ["uz", "uz-latn", "ru", "en"])
@@ -54,7 +57,7 @@ def test_no_patient_identifier_in_the_workbook(week_of_patient, tmp_path, lang):
     p = write_workbook(f, tmp_path / "navoi.xlsx", lang, entity_names(ds, f), region="navoi", week=week, secret=SECRET)
     text = workbook_text(p)
     assert leaks(ds.con, text) == set()
-    shown = [r for r in f.prescriptions if r]
+    shown = [prescription_ids(r) for r in f.prescriptions if isinstance(r, str)]
     assert shown and all(", ".join(r) in text for r in shown)   # the patient is shown by the prescriptions' ids
 
 def test_libreoffice_converts_the_workbook_to_pdf(week_of_patient, tmp_path):
