@@ -19,14 +19,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# System packages: a PostgreSQL server (started by the tests on loopback), headless Chromium (PDF, browser test) and
-# LibreOffice Calc without a GUI (the workbook test converts a workbook to PDF).
+# System packages: a PostgreSQL server (started by the tests on loopback), headless Chromium (PDF, browser test),
+# LibreOffice Calc without a GUI (the workbook test converts a workbook to PDF) and a Java runtime (the Spark tests run
+# PySpark in local mode; Spark 4 needs Java 17+, Debian 12's default is 17).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 sysdeps:
-	@{ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v chromium >/dev/null && command -v soffice >/dev/null; } || { \
-	  echo "Installing Debian packages: postgresql chromium libreoffice-calc-nogui"; \
+	@{ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v chromium >/dev/null && command -v soffice >/dev/null \
+	   && command -v java >/dev/null; } || { \
+	  echo "Installing Debian packages: postgresql chromium libreoffice-calc-nogui default-jre-headless"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql chromium >/dev/null && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends libreoffice-calc-nogui >/dev/null; }
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends libreoffice-calc-nogui default-jre-headless >/dev/null; }
 
 $(DEMO)/labels.csv: | $(STAMP)
 	$(BIN)/dtsj demo-data --out $(DEMO)

@@ -22,10 +22,10 @@ SHOPPING_PAIRS = f"""
                   WHERE {REIMBURSED} AND issued_at >= $since AND issued_at < $end),
     candidates AS (SELECT patient_id, atc_code FROM in_window GROUP BY patient_id, atc_code
                    HAVING min(prescriber_id) <> max(prescriber_id) AND bool_or(in_period)),
-    held AS (SELECT DISTINCT w.*, date_trunc('day', w.issued_at) AS day,
+    held AS (SELECT w.*, date_trunc('day', w.issued_at) AS day,
                     date_trunc('day', w.issued_at) + w.days_supply * INTERVAL 1 DAY AS until
              FROM in_window w SEMI JOIN candidates USING (patient_id, atc_code)
-                  JOIN dispensings d ON d.prescription_id = w.prescription_id AND d.dispensed_at < $end),
+                  SEMI JOIN (SELECT prescription_id FROM dispensings WHERE dispensed_at < $end) d USING (prescription_id)),
     groups AS (SELECT patient_id, atc_code FROM held GROUP BY patient_id, atc_code
                HAVING min(prescriber_id) <> max(prescriber_id) AND bool_or(in_period)),
     many AS (SELECT * FROM held SEMI JOIN groups USING (patient_id, atc_code)),
@@ -57,7 +57,7 @@ def doctor_shopping(ds, period, lookback_days=90):
         claimed AS (SELECT prescription_id, sum(amount_claimed) AS claimed FROM dispensings
                     WHERE prescription_id IN (SELECT prescription_id FROM involved) GROUP BY prescription_id),
         patient AS (SELECT patient_id, count(DISTINCT prescription_id) AS n_rx, count(DISTINCT prescriber_id) AS n_prescribers,
-                           string_agg(DISTINCT atc_code, ', ' ORDER BY atc_code) AS atc_code
+                           array_to_string(list_sort(list_distinct(list(atc_code))), ', ') AS atc_code
                     FROM placed GROUP BY patient_id),
         here AS (SELECT p.patient_id, p.region, max(CASE WHEN p.recency = 1 THEN p.district END) AS district, count(*) AS n_here,
                         coalesce(sum(c.claimed), 0) AS amount_at_risk, array_to_string(list_sort(list(p.prescription_id)), ',') AS prescriptions
@@ -91,13 +91,15 @@ def prescriber_pharmacy_concentration(ds, period, window_days=28, min_dispensing
         per_pharmacy AS (SELECT pharmacy_id, any_value(region) AS region, any_value(district) AS district, count(*) AS ph_n
                          FROM d GROUP BY pharmacy_id),
         per_district AS (SELECT region, district, count(*) AS district_n FROM d GROUP BY region, district),
-        top AS (SELECT prescriber_id, pharmacy_id, count(*) AS top_n, sum(count(*)) OVER (PARTITION BY prescriber_id) AS n
-                FROM d WHERE prescriber_id IS NOT NULL GROUP BY prescriber_id, pharmacy_id
-                QUALIFY row_number() OVER (PARTITION BY prescriber_id ORDER BY count(*) DESC, pharmacy_id) = 1),
-        shares AS (SELECT t.*, t.top_n / t.n AS top, p.ph_n / pd.district_n AS ph_share
-                   FROM top t JOIN per_pharmacy p USING (pharmacy_id) JOIN per_district pd USING (region, district))
-        SELECT prescriber_id AS entity_id, least(1.0, top * (1 - ph_share)) AS score, n, top_n, pharmacy_id,
+        ranked AS (SELECT prescriber_id, pharmacy_id, count(*) AS top_n, sum(count(*)) OVER (PARTITION BY prescriber_id) AS n,
+                          row_number() OVER (PARTITION BY prescriber_id ORDER BY count(*) DESC, pharmacy_id) AS nth
+                   FROM d WHERE prescriber_id IS NOT NULL GROUP BY prescriber_id, pharmacy_id),
+        shares AS (SELECT t.prescriber_id, t.pharmacy_id, t.top_n, t.n, t.top_n / t.n AS top, p.ph_n / pd.district_n AS ph_share
+                   FROM ranked t JOIN per_pharmacy p USING (pharmacy_id) JOIN per_district pd USING (region, district)
+                   WHERE t.nth = 1)
+        SELECT s.prescriber_id AS entity_id, fa.region, fa.district, least(1.0, top * (1 - ph_share)) AS score, n, top_n, pharmacy_id,
                round(top * 100, 1) AS top_pct, round(ph_share * 100, 1) AS ph_pct
-        FROM shares WHERE n >= $min_dispensings AND top_n >= $prescriber_share * n AND ph_share < $pharmacy_share
-        ORDER BY prescriber_id""", since=period.start - pd.Timedelta(days=window_days - 1), end=period.end,
+        FROM shares s LEFT JOIN prescribers pr ON pr.prescriber_id = s.prescriber_id LEFT JOIN facilities fa ON fa.facility_id = pr.facility_id
+        WHERE n >= $min_dispensings AND top_n >= $prescriber_share * n AND ph_share < $pharmacy_share
+        ORDER BY s.prescriber_id""", since=period.start - pd.Timedelta(days=window_days - 1), end=period.end,
         min_dispensings=min_dispensings, prescriber_share=prescriber_share, pharmacy_share=pharmacy_share)

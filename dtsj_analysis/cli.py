@@ -16,9 +16,9 @@ from .reference import REGION_CODES
 from .demo import write_demo
 
 # %% auto #0
-__all__ = ['cmd_ingest', 'stopped_text', 'cmd_validate', 'cmd_demo_data', 'check_out', 'write_table', 'cmd_detect', 'cmd_week',
-           'cmd_report', 'cmd_workbook', 'cmd_verdicts_import', 'check_out_dir', 'iso_date', 'region_code', 'parser',
-           'main']
+__all__ = ['cmd_ingest', 'stopped_text', 'cmd_validate', 'cmd_demo_data', 'check_out', 'write_table', 'spark_module', 'open_data',
+           'cmd_detect', 'cmd_export', 'cmd_week', 'cmd_report', 'cmd_workbook', 'cmd_verdicts_import', 'check_out_dir',
+           'iso_date', 'region_code', 'parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #13e56863
 def cmd_ingest(a) -> int:
@@ -67,16 +67,28 @@ def write_table(df: pd.DataFrame, out: str):
     else: df.to_parquet(tmp, index=False)
     tmp.replace(out)
 
+def spark_module():
+    "The Spark engine (`dtsj_analysis.spark`), or an error naming the Python package to install."
+    try: import dtsj_analysis.spark as m
+    except ModuleNotFoundError as e: raise OSError(f"the Spark engine needs the Python package {e.name}: pip install 'dtsj_analysis[spark]'") from None
+    return m
+
+def open_data(data, engine: str = "duckdb", master: str = "local[2]"):
+    "Dataset `data`, validated, on `engine`: its store on DuckDB, or its Parquet export on Spark at `master` (errors kept, not raised)."
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return spark_module().spark_dataset(data, master, strict=False) if engine == "spark" else load_dataset(data, strict=False)
+
 def cmd_detect(a) -> int:
     "Run the detectors over [start, end) and write the findings table."
     check_out(a.out)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = load_dataset(a.data, strict=False)
-    ds.check(a.region) if a.region else None
-    stopped = ds.report.stopped()
-    if len(stopped) == len(REGION_CODES): raise DataError(ds.report)
-    f = run_detectors(ds, a.start, a.end, region=a.region, detectors=a.detectors)
+    ds = open_data(a.data, a.engine, a.spark_master)
+    try:
+        ds.check(a.region) if a.region else None
+        stopped = ds.report.stopped()
+        if len(stopped) == len(REGION_CODES): raise DataError(ds.report)
+        f = run_detectors(ds, a.start, a.end, region=a.region, detectors=a.detectors)
+    finally: ds.close()
     f = f[~f.region.isin(list(stopped))].reset_index(drop=True)
     write_table(f, a.out)
     print(f"{len(f):,} findings written to {a.out}")
@@ -84,6 +96,17 @@ def cmd_detect(a) -> int:
     if stopped and not a.region:
         print(f"dtsj: errors in the data stop {len(stopped)} region(s); their findings are left out:\n" + stopped_text(ds.report), file=sys.stderr)
         return 1
+    return 0
+
+# %% ../nbs/09_cli.ipynb #219f493a
+def cmd_export(a) -> int:
+    "Write a store as Parquet partitioned by week: the layout `dtsj detect --engine spark` and Spark jobs read."
+    check_out_dir(a.parquet)
+    ds = open_data(a.store)
+    try: dest = spark_module().export_parquet(ds, a.parquet)
+    finally: ds.close()
+    weeks = len(list(Path(dest, "prescriptions").glob("week=*")))
+    print(f"{redact_url(str(a.store))} exported to {dest}: {len(spark_module().exported_report(dest)[0]['tables'])} tables, prescriptions in {weeks} week(s)")
     return 0
 
 # %% ../nbs/09_cli.ipynb #ad3beda1
@@ -194,7 +217,14 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--region", type=region_code, help="keep one region's findings")
     d.add_argument("--detectors", help="comma-separated detector ids (default all): " + ", ".join(detector_ids()))
     d.add_argument("--out", required=True, help="findings file, .csv or .parquet")
+    d.add_argument("--engine", default="duckdb", choices=["duckdb", "spark"],
+                   help="duckdb (default: this machine) or spark (Apache Spark over the Parquet export; needs pyspark and Java 17+)")
+    d.add_argument("--spark-master", default="local[2]", help="with --engine spark: local[N] (N cores here; default local[2]) or a cluster (spark://host:7077, yarn, k8s://...)")
     d.set_defaults(fn=cmd_detect)
+    x = sub.add_parser("export", help=cmd_export.__doc__, description=cmd_export.__doc__)
+    x.add_argument("--store", required=True, help="the store (a DuckDB file made by dtsj ingest), or any source dtsj reads")
+    x.add_argument("--parquet", required=True, help="folder to write (replaced): tables with a date partitioned by week, the others one file each")
+    x.set_defaults(fn=cmd_export)
     k = sub.add_parser("week", help=cmd_week.__doc__, description=cmd_week.__doc__)
     k.add_argument("--data", required=True, help="a store, or a folder of tables, DuckDB file or SQLAlchemy URL")
     k.add_argument("--week", required=True, type=iso_date, help="Monday of the week, e.g. 2025-04-21")

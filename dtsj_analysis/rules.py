@@ -12,11 +12,12 @@ from .engine import detector, Period
 from .load import Dataset
 
 # %% auto #0
-__all__ = ['REIMBURSED', 'DISPENSING_FACTS', 'IN_PERIOD', 'ATC_PRICE', 'RX_VALUE', 'BENEFITS', 'dispensing_facts', 'facts_table',
-           'reimbursed_dispensings', 'lookup', 'age_on', 'age_sql', 'contracted_sql', 'fully_contracted',
-           'reserve_stock_rx', 'outlet_counts', 'inactive_outlet', 'median_of_others', 'low_activity_outlet',
-           'benefit_sql', 'unfilled_protected', 'dispensing_rows', 'dispense_without_rx', 'over_dispensed',
-           'dispense_out_of_window', 'price_above_reference', 'drug_mismatch', 'outlet_not_contracted', 'after_death']
+__all__ = ['REIMBURSED', 'DISPENSING_FACTS', 'IN_PERIOD', 'ATC_PRICE', 'RX_VALUE', 'FULLY_CONTRACTED', 'BENEFITS',
+           'dispensing_facts', 'facts_table', 'reimbursed_dispensings', 'lookup', 'age_on', 'age_sql', 'contracted_sql',
+           'fully_contracted', 'contract_days', 'reserve_stock_rx', 'outlet_counts', 'inactive_outlet',
+           'median_of_others', 'low_activity_outlet', 'benefit_sql', 'unfilled_protected', 'dispensing_rows',
+           'dispense_without_rx', 'over_dispensed', 'dispense_out_of_window', 'price_above_reference', 'drug_mismatch',
+           'outlet_not_contracted', 'after_death']
 
 # %% ../nbs/05_rules.ipynb #e2dec669
 REIMBURSED = "coalesce(reimbursed, false)"
@@ -77,20 +78,26 @@ def contracted_sql(pharmacy: str, day: str) -> str:
     return (f"EXISTS (SELECT 1 FROM contracts c WHERE c.pharmacy_id = {pharmacy} AND c.start_date <= {day} "
             f"AND (c.end_date IS NULL OR {day} <= c.end_date))")
 
+FULLY_CONTRACTED = """
+    clipped AS (SELECT pharmacy_id, greatest(start_date, $start) AS s, least(coalesce(end_date, $last_day), $last_day) AS e
+                FROM contracts WHERE start_date IS NOT NULL),
+    ordered AS (SELECT pharmacy_id, s, e, max(e) OVER (PARTITION BY pharmacy_id ORDER BY s, e
+                                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
+                FROM clipped WHERE s <= e),
+    fully_contracted AS (SELECT pharmacy_id FROM ordered GROUP BY pharmacy_id
+                         HAVING min(s) <= $start AND max(e) >= $last_day
+                            AND count(CASE WHEN date_diff('day', before, s) > 1 THEN 1 END) = 0)"""
+
 def fully_contracted(ds: Dataset, period: Period) -> pd.Index:
     "Pharmacies with an active contract on every day of `period`."
-    c = ds.contracts[["pharmacy_id", "start_date", "end_date"]].dropna(subset=["start_date"])
-    c = c.assign(end=c.end_date.fillna(pd.Timestamp.max.normalize()).clip(upper=period.end),
-                 start=c.start_date.clip(lower=period.start))
-    c = c[c.start <= c.end].sort_values(["pharmacy_id", "start"])
-    # merge overlapping or adjacent intervals: a new run starts where start > previous max end + 1 day
-    prev_end = c.groupby("pharmacy_id").end.cummax().groupby(c.pharmacy_id).shift()
-    run = (prev_end.isna() | (c.start > prev_end + pd.Timedelta(days=1))).cumsum()
-    runs = c.groupby(["pharmacy_id", run]).agg(start=("start", "min"), end=("end", "max")).reset_index()
-    last_day = period.end - pd.Timedelta(days=1)
-    return pd.Index(runs[(runs.start <= period.start) & (runs.end >= last_day)].pharmacy_id.unique())
+    ids = ds.sql(f"WITH {FULLY_CONTRACTED} SELECT pharmacy_id FROM fully_contracted ORDER BY pharmacy_id", **contract_days(period))
+    return pd.Index(ids.pharmacy_id.astype("str"), name=None)
 
-# %% ../nbs/05_rules.ipynb #23233967
+def contract_days(period: Period) -> dict:
+    "The parameters of `FULLY_CONTRACTED` for `period`: its first and last day."
+    return dict(start=period.start, last_day=period.end - pd.Timedelta(days=1))
+
+# %% ../nbs/05_rules.ipynb #a863a99f
 @detector("reserve_stock_rx", "prescription",
     {"uz": "Муассаса заҳирасида бўлган дорига реимбурсация рецепти ёзилган",
      "ru": "Рецепт на возмещение выписан на препарат, имеющийся в резерве учреждения",
@@ -105,15 +112,21 @@ def fully_contracted(ds: Dataset, period: Period) -> pd.Index:
                 "en": "A reimbursed prescription issued in the period, when the facility's latest reserve-stock snapshot of the same ATC code, dated on the issue date or at most {max_age_days} days before it, holds at least the prescribed quantity."})
 def reserve_stock_rx(ds, period, max_age_days=7):
     return ds.sql(f"""
-        WITH r AS (SELECT *, date_trunc('day', issued_at) AS day FROM prescriptions
+        WITH r AS (SELECT prescription_id, facility_id, atc_code, quantity, date_trunc('day', issued_at) AS day FROM prescriptions
                    WHERE {REIMBURSED} AND issued_at >= $start AND issued_at < $end),
-             st AS (SELECT facility_id, atc_code, as_of, quantity_on_hand FROM reserve_stock WHERE as_of IS NOT NULL)
-        SELECT r.prescription_id AS entity_id, fa.region, fa.district, least(1.0, 0.5 * st.quantity_on_hand / r.quantity) AS score,
-               {RX_VALUE} AS amount_at_risk, r.day AS issued_at, r.quantity, r.atc_code, st.as_of, st.quantity_on_hand
-        FROM r ASOF JOIN st ON r.facility_id = st.facility_id AND r.atc_code = st.atc_code AND r.day >= st.as_of
-             LEFT JOIN facilities fa ON fa.facility_id = r.facility_id LEFT JOIN {ATC_PRICE} ap ON ap.atc_code = r.atc_code
-        WHERE date_diff('day', st.as_of, r.day) <= $max_age_days AND st.quantity_on_hand >= r.quantity
-        ORDER BY r.prescription_id""", start=period.start, end=period.end, max_age_days=max_age_days)
+             st AS (SELECT facility_id, atc_code, as_of, quantity_on_hand FROM reserve_stock WHERE as_of >= $since AND as_of < $end),
+             latest AS (SELECT * FROM (
+                          SELECT r.*, st.as_of, st.quantity_on_hand,
+                                 row_number() OVER (PARTITION BY r.prescription_id ORDER BY st.as_of DESC) AS nth
+                          FROM r JOIN st ON st.facility_id = r.facility_id AND st.atc_code = r.atc_code
+                                        AND st.as_of <= r.day AND date_diff('day', st.as_of, r.day) <= $max_age_days) h
+                        WHERE nth = 1)
+        SELECT r.prescription_id AS entity_id, fa.region, fa.district, least(1.0, 0.5 * r.quantity_on_hand / r.quantity) AS score,
+               {RX_VALUE} AS amount_at_risk, r.day AS issued_at, r.quantity, r.atc_code, r.as_of, r.quantity_on_hand
+        FROM latest r LEFT JOIN facilities fa ON fa.facility_id = r.facility_id LEFT JOIN {ATC_PRICE} ap ON ap.atc_code = r.atc_code
+        WHERE r.quantity_on_hand >= r.quantity
+        ORDER BY r.prescription_id""", start=period.start, end=period.end, max_age_days=max_age_days,
+        since=period.start - pd.Timedelta(days=max_age_days))
 
 # %% ../nbs/05_rules.ipynb #20b6e537
 def outlet_counts(ds: Dataset, period: Period) -> pd.DataFrame:
@@ -121,14 +134,14 @@ def outlet_counts(ds: Dataset, period: Period) -> pd.DataFrame:
     return ds.cached(("outlet_counts", period), lambda: _outlet_counts(ds, period)).copy()
 
 def _outlet_counts(ds, period):
-    ph = ds.pharmacies.drop_duplicates("pharmacy_id").set_index("pharmacy_id")[["region", "district"]]
-    ids = fully_contracted(ds, period)
-    n = ds.sql(f"""SELECT d.pharmacy_id, count(*) AS n FROM dispensings d JOIN prescriptions USING (prescription_id)
-                   WHERE {REIMBURSED} AND {IN_PERIOD} GROUP BY d.pharmacy_id""", start=period.start, end=period.end)
-    n = n.set_index("pharmacy_id").n
-    out = pd.DataFrame({"pharmacy_id": ids}).join(ph, on="pharmacy_id")
-    out["count"] = out.pharmacy_id.map(n).fillna(0).astype(int)
-    return out.sort_values("pharmacy_id", ignore_index=True)
+    out = ds.sql(f"""
+        WITH {FULLY_CONTRACTED},
+        n AS (SELECT d.pharmacy_id, count(*) AS n FROM dispensings d JOIN prescriptions USING (prescription_id)
+              WHERE {REIMBURSED} AND {IN_PERIOD} GROUP BY d.pharmacy_id)
+        SELECT f.pharmacy_id, ph.region, ph.district, coalesce(n.n, 0) AS "count"
+        FROM fully_contracted f LEFT JOIN pharmacies ph ON ph.pharmacy_id = f.pharmacy_id LEFT JOIN n ON n.pharmacy_id = f.pharmacy_id
+        ORDER BY f.pharmacy_id""", end=period.end, **contract_days(period))
+    return out.astype({"pharmacy_id": "str", "region": "str", "district": "str", "count": "int64"})
 
 @detector("inactive_outlet", "pharmacy",
     {"uz": "Шартнома амалда, лекин реимбурсация бўйича дори берилмаган (ҳаракатсиз шаҳобча)",
