@@ -70,6 +70,7 @@ bench: demo
 	$(BIN)/python benchmarks/generate.py
 	$(BIN)/python benchmarks/detect.py --scale 1 4 --national 100
 	$(BIN)/python benchmarks/report.py --data $(DEMO)
+	$(BIN)/python benchmarks/csv_export.py
 
 clean:
 	rm -rf $(VENV) reports/out reports/site build *.egg-info
