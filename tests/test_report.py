@@ -143,3 +143,28 @@ def test_a_patient_identifier_glued_to_a_name_is_masked(tampered, demo):
 def test_bad_parameters_are_refused_before_running(demo_dir, tmp_path, week, region, message):
     with pytest.raises(ValueError, match=message): make_report(demo_dir, region, week, out=tmp_path)
     assert not any(tmp_path.rglob("*.ipynb"))
+
+@pytest.mark.parametrize("lang", ["uz", "uz-latn", "ru", "en"])
+def test_monitoring_parts_equal_the_library(demo, lang):
+    "New contracts, the contracts and outlets not ready, defectura, the services (hourly chart, silent days, load) and the division's activities on Navoi's page are the library's."
+    from dtsj_analysis.reference import in_script
+    from dtsj_analysis.fmt import fmt_int
+    r = weekly_report(demo, "navoi", WEEK, lang)
+    html = publish.render_page(r, {"region": "navoi", "lang": lang})
+    fig = figures(html)
+    assert int(fig["new_contracts"]) == r.now["new_contracts"]
+    shown = lambda name: esc(in_script(name, lang)) in html
+    T = r.tables
+    assert len(T["contracts"]) and all(shown(p) for p in T["contracts"].pharmacy)
+    assert all(shown(p) for p in T["not_ready"].pharmacy)
+    assert len(T["defectura"]) and all(a in html for a in T["defectura"].atc_code)
+    assert all(shown(p) for p in T["defectura"].pharmacy.dropna())
+    assert html.count("data:image/png;base64,") >= 2                                   # the hourly chart beside the trends
+    load = T["load"].head(10)
+    assert len(load) and all(shown(f) for f in load.facility) and all(fmt_int(int(n), lang) in html for n in load.rx)
+    wide = {f"{pd.Timestamp(d):%Y-%m-%d}" for d in T["gaps"][T["gaps"].region_wide.astype(bool)].day} if len(T["gaps"]) else set()
+    folded = publish.outage_only(r.findings, wide)
+    gaps = r.findings[r.findings.detector.eq("prescribing_gap") & ~r.findings.entity_id.isin(folded)]
+    assert len(gaps) + len(folded) and all(esc(e) in html for e in gaps.explanation)
+    acts = T["activities"]
+    assert len(acts) and all(esc(in_script(x, lang)) in html for x in acts.text)
