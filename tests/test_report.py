@@ -160,7 +160,12 @@ def test_monitoring_parts_equal_the_library(demo, lang):
     assert all(shown(p) for p in T["not_ready"].pharmacy)
     assert len(T["defectura"]) and all(a in html for a in T["defectura"].atc_code)
     assert all(shown(p) for p in T["defectura"].pharmacy.dropna())
-    assert html.count("data:image/png;base64,") >= 2                                   # the hourly chart beside the trends
+    assert html.count('<svg class="chart"') == 3                                     # the hourly chart, the trend lines and bars
+    hourly = re.search(r'<svg class="chart"[^>]*aria-label="([^"]*)".*?</svg>', html, re.S)
+    assert hourly[1] == esc(publish.t("hourly", lang))
+    from dtsj_analysis.charts import nice_ticks                                         # its value axis reaches the week's busiest hour
+    top = nice_ticks(T["hourly"][["issued", "issued_before", "dispensed", "dispensed_before"]].max().max())[-1]
+    assert f">{esc(fmt_int(top, lang))}</text>" in hourly[0]
     load = T["load"].head(10)
     assert len(load) and all(shown(f) for f in load.facility) and all(fmt_int(int(n), lang) in html for n in load.rx)
     wide = {f"{pd.Timestamp(d):%Y-%m-%d}" for d in T["gaps"][T["gaps"].region_wide.astype(bool)].day} if len(T["gaps"]) else set()
