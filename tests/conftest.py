@@ -1,4 +1,4 @@
-import glob, os, shutil, socket, subprocess, tempfile, warnings
+import contextlib, glob, os, shutil, socket, subprocess, tempfile, warnings
 from pathlib import Path
 import pytest
 from dtsj_analysis.demo import write_demo
@@ -16,6 +16,32 @@ def demo(demo_dir):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return load_dataset(demo_dir)
+
+ARTIFACTS = Path(__file__).parents[1] / "test-artifacts"      # screenshots of the pages the browser tests open
+
+@pytest.fixture
+def browse():
+    """Open a page in headless Chromium through Playwright: `with browse(html, "name.png") as (page, failed, external)`
+    records the requests that failed and those that left the machine, and saves a full-page screenshot under test-artifacts."""
+    from dtsj_analysis.publish import chromium
+    @contextlib.contextmanager
+    def open_page(html, screenshot: str):
+        exe = chromium()
+        if exe is None: pytest.fail("Chromium is not installed: run `make sysdeps`")
+        from playwright.sync_api import sync_playwright
+        failed, external = [], []
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
+            try:
+                page = browser.new_page(viewport={"width": 1200, "height": 1600})
+                page.on("requestfailed", lambda r: failed.append(r.url))
+                page.on("request", lambda r: external.append(r.url) if not r.url.startswith(("file:", "data:")) else None)
+                page.goto(Path(html).resolve().as_uri(), wait_until="networkidle")
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
+                yield page, failed, external
+            finally: browser.close()
+    return open_page
 
 def free_port():
     with socket.socket() as s:

@@ -5,7 +5,7 @@ from html import unescape
 from pathlib import Path
 import pytest
 from dtsj_analysis.load import as_store
-from dtsj_analysis.publish import ensure_week, render_region, chromium
+from dtsj_analysis.publish import ensure_week, render_region
 from dtsj_analysis.weekly import load_week
 from dtsj_analysis.fmt import fmt_int
 from dtsj_analysis.national import make_national, national_figures, nt, NATIONAL, MONITORING, PER
@@ -14,7 +14,6 @@ from test_report import figures, foreign_words
 
 WEEK = "2025-04-21"
 LANGS = ("uz", "uz-latn", "ru", "en")
-ARTIFACTS = Path(__file__).parents[1] / "test-artifacts"
 
 @pytest.fixture(scope="module")
 def store(demo_dir):
@@ -102,23 +101,11 @@ def test_no_patient_identifier_in_any_output(site, demo):
     for paths in site[1].values():
         for k in ("html", "ipynb"): assert leaks(demo.con, visible_text(paths[k].read_text())) == set(), paths[k]
 
-def test_chromium_loads_page_without_network_requests(site):
-    exe = chromium()
-    if exe is None: pytest.fail("Chromium is not installed: run `make sysdeps`")
-    from playwright.sync_api import sync_playwright
+def test_chromium_loads_page_without_network_requests(site, browse):
     html = site[1]["uz"]["html"]
     assert not re.search(r'(src|href)="(https?:)?//', html.read_text())
-    failed, external = [], []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1200, "height": 1600})
-        page.on("requestfailed", lambda r: failed.append(r.url))
-        page.on("request", lambda r: external.append(r.url) if not r.url.startswith(("file:", "data:")) else None)
-        page.goto(html.resolve().as_uri(), wait_until="networkidle")
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "national-report.png"), full_page=True)
+    with browse(html, "national-report.png") as (page, failed, external):
         title, rows = page.title(), page.locator("table.national tbody tr").count()
-        browser.close()
     assert failed == [] and external == []
     assert "жамланмаси" in title and rows == 3 * 15                     # three tables, fourteen regions and the national total
 

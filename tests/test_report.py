@@ -5,14 +5,13 @@ import pandas as pd
 import pytest
 from dtsj_analysis.load import load_dataset, save_dataset
 from dtsj_analysis.weekly import weekly_report, week_model
-from dtsj_analysis.publish import make_report, chromium, esc
+from dtsj_analysis.publish import make_report, esc
 from dtsj_analysis.batch import make_reports
 from dtsj_analysis.privacy import leaks, visible_text
 from dtsj_analysis import publish
 from dtsj_analysis.engine import DETECTORS, load_detectors, define, Period
 
 WEEK = "2025-04-21"
-ARTIFACTS = Path(__file__).parents[1] / "test-artifacts"
 
 @pytest.fixture(scope="module")
 def navoi(demo_dir, tmp_path_factory):
@@ -94,21 +93,8 @@ def test_page_makes_no_network_request(navoi):
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "@import" not in html and "url(http" not in html
 
-def test_chromium_loads_page_without_failed_requests(navoi):
-    exe = chromium()
-    if exe is None: pytest.fail("Chromium is not installed: run `make sysdeps`")
-    from playwright.sync_api import sync_playwright
-    failed, external = [], []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1200, "height": 1600})
-        page.on("requestfailed", lambda r: failed.append(r.url))
-        page.on("request", lambda r: external.append(r.url) if not r.url.startswith(("file:", "data:")) else None)
-        page.goto(navoi[0]["html"].resolve().as_uri(), wait_until="networkidle")
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "navoi-report.png"), full_page=True)
-        title = page.title()
-        browser.close()
+def test_chromium_loads_page_without_failed_requests(navoi, browse):
+    with browse(navoi[0]["html"], "navoi-report.png") as (page, failed, external): title = page.title()
     assert failed == [] and external == []
     assert "Навоий" in title
 
