@@ -13,7 +13,7 @@ DEMO   := data/demo
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+	PYTHONWARNINGS=ignore $(BIN)/pip install -q -e ".[dev]"    # setuptools explains editable installs at length: not news to a newcomer
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (dtsj)" >/dev/null
 	rm -f $(VENV)/.installed-*; touch $@
 
@@ -62,7 +62,7 @@ pytest: $(STAMP) sysdeps
 test: check-sync nbtest pytest
 
 lab: $(STAMP)
-	$(BIN)/pip install -q -e ".[dev,lab]"
+	PYTHONWARNINGS=ignore $(BIN)/pip install -q -e ".[dev,lab]"
 	$(BIN)/jupyter lab nbs $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
 bench: demo
