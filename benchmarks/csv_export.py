@@ -8,7 +8,8 @@ under data/bench/csv-<scale>-weeks-<weeks>/. Every figure is a whole command in 
 included), the median of --runs runs; the first `dtsj detect` of each run starts from an empty store cache.
 
 Plain SQL is measured two ways: over views of the CSV files (DuckDB reads the files in every statement) and over tables
-loaded from them first (load included); the ratio is taken against the faster of the two.
+loaded from them first (load included); the ratio is taken against the faster of the two. A third figure is the floor of
+any cached store: the same plain SQL over tables loaded into a DuckDB file (written to disk, nothing checked).
 Targets (issue 11): first detect <= 2 x plain SQL; later runs <= 1.0 x.
 """
 import argparse, os, re, statistics, subprocess, sys, tempfile, time
@@ -21,8 +22,8 @@ DTSJ = [str(Path(sys.executable).with_name("dtsj"))]   # the command a user runs
 PLAIN = """
 import re, sys, time, duckdb
 from pathlib import Path
-folder, how, start, end, sql = sys.argv[1:6]
-con = duckdb.connect()
+folder, how, start, end, sql, db = sys.argv[1:7]
+con = duckdb.connect(db if how == "file" else ":memory:")
 for f in sorted(Path(folder).glob("*.csv")):
     if f.stem == "labels": continue
     src = f"read_csv('{f}', header=true)"
@@ -65,8 +66,8 @@ def main(argv=None):
     start, end = "2025-04-21", "2025-04-28"
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "plain.py"; script.write_text(PLAIN)
-        plain = {how: [timed([sys.executable, script, src, how, start, end, HERE / "plain_rules.sql"])[0] for _ in range(a.runs)]
-                 for how in ("view", "table")}
+        plain = {how: [timed([sys.executable, script, src, how, start, end, HERE / "plain_rules.sql", Path(tmp) / f"plain-{how}-{i}.duckdb"])[0]
+                       for i in range(a.runs)] for how in ("view", "table", "file")}
         first, later = [], []
         for i in range(a.runs):
             env = {**os.environ, "DTSJ_CACHE": str(Path(tmp) / f"cache-{i}")}
@@ -77,6 +78,8 @@ def main(argv=None):
     base = min(med(plain["view"]), med(plain["table"]))
     print(f"CSV folder {src}: {n_rx:,} prescriptions; week {start}; rule and behaviour detectors; median of {a.runs} runs")
     print(f"  plain DuckDB SQL over the CSV files: views {med(plain['view']):.1f} s, tables loaded first {med(plain['table']):.1f} s")
+    print(f"  floor of a cached store: plain SQL over tables loaded into a DuckDB file, nothing checked: {med(plain['file']):.1f} s "
+          f"(ratio {med(plain['file']) / base:.2f})")
     print(f"  dtsj detect, first run (validation into the cached store included): {med(first):.1f} s "
           f"(min {min(first):.1f}, max {max(first):.1f}): ratio {med(first) / base:.2f} (target <= 2.0)")
     print(f"  dtsj detect, later runs (the cached store): {med(later):.1f} s (min {min(later):.1f}, max {max(later):.1f}): "
