@@ -88,7 +88,7 @@ def ingest_table(con, src, name: str, src_id: int, report: ValidationReport) -> 
         if missing: return {"problem": "required column(s) missing", "missing": missing}
         parsed = parsed_sql(t, ident(raw), present, _whole_floats(con, raw, t, present), row)
         if staged_kind(con, raw) != "VIEW":            # a copy (CSV, XLSX, frame): parsed once, then read by the checks and the store
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(raw + '__parsed')} AS {parsed}"); drop_staged(con, raw)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(raw + '__parsed')} AS {parsed}"); con.execute(f"DROP TABLE {ident(raw)}")
             parsed = f"SELECT * FROM {ident(raw + '__parsed')}"
         checks = table_checks(t, present)
         counts = con.execute(check_counts_sql(t, present, parsed)).fetchall()[0]
@@ -103,7 +103,7 @@ def ingest_table(con, src, name: str, src_id: int, report: ValidationReport) -> 
         n = upsert(con, name, body, [src_id])
         _reject_duplicates(con, t, src_id)
         return {"rows": n}
-    finally: drop_staged(con, raw); drop_staged(con, raw + "__parsed")
+    finally: drop_staged(con, raw); con.execute(f"DROP TABLE IF EXISTS {ident(raw + '__parsed')}")
 
 def staged_kind(con, name: str) -> str | None:
     "LOCAL TEMPORARY (a copy) or VIEW: how table `name` was staged (None if it was not)."

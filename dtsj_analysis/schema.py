@@ -209,18 +209,19 @@ def clean_sql(c: str) -> str:
     return (f"CASE WHEN ascii({c}) IN {EDGE} OR ascii(right({c}, 1)) IN {EDGE} THEN nullif(trim({c}, {sql_literal(WS)}), '') "
             f"ELSE nullif({c}, '') END")
 
-def given_sql(c: str, src_type: str) -> str:
-    "SQL: the raw cell `c` holds a value (not missing, not blank)."
-    return f"({clean_sql(c)} IS NOT NULL)" if is_text_type(src_type) else f"({c} IS NOT NULL)"
+def given_sql(c: str, src_type: str, cleaned: str | None = None) -> str:
+    "SQL: the raw cell `c` holds a value (not missing, not blank); `cleaned`: a column that holds `clean_sql(c)` already."
+    return f"({cleaned or clean_sql(c)} IS NOT NULL)" if is_text_type(src_type) else f"({c} IS NOT NULL)"
 
 def zoned_sql(c: str, src_type: str) -> str:
     "SQL: the raw timestamp `c` carries a time zone."
     if "WITH TIME ZONE" in src_type.upper(): return f"({c} IS NOT NULL)"
     return f"coalesce(regexp_matches({c}, {sql_literal(ZONE)}), false)" if is_text_type(src_type) else "false"
 
-def parse_sql(kind: str, c: str, src_type: str, whole: bool = False) -> str:
-    "SQL that parses raw column `c` (DuckDB type `src_type`) as `kind`; `whole`: a float column whose values are all whole numbers."
-    t, text = clean_sql(c), is_text_type(src_type)
+def parse_sql(kind: str, c: str, src_type: str, whole: bool = False, cleaned: str | None = None) -> str:
+    """SQL that parses raw column `c` (DuckDB type `src_type`) as `kind`; `whole`: a float column whose values are all whole numbers;
+    `cleaned`: a column that holds `clean_sql(c)` already (else the cleaning is written in, once per use)."""
+    t, text = cleaned or clean_sql(c), is_text_type(src_type)
     if kind in ("id", "text"):
         if text: return t
         if is_number_type(src_type) and (whole or is_whole_type(src_type)): return f"CAST(CAST({c} AS HUGEINT) AS VARCHAR)"
@@ -265,17 +266,24 @@ def table_checks(t: Table, present: dict) -> list[tuple]:
 
 SQL_TYPES = {"id": "VARCHAR", "text": "VARCHAR", "date": "DATE", "timestamp": "TIMESTAMP", "bool": "BOOLEAN", "int": "BIGINT", "number": "DOUBLE"}
 
+def _t(name): return ident(f"{name}__t")
+
 def parsed_sql(t: Table, raw: str, present: dict, whole: set = frozenset(), row: str = "_row") -> str:
-    "SQL of staged table `raw` with, for each contract column `c` present, `c__v` (parsed), `c__g` (given) and `c` (raw), and its row number."
+    """SQL of staged table `raw` with, for each contract column `c` present, `c__v` (parsed), `c__g` (given) and `c` (raw), and its row number.
+    A text cell is cleaned once, in an inner query (`c__t`), and its parse, given flag and zone read that column."""
     q, cols = ident, [f"{row} AS _row"]
-    for c in t.cols:
-        if c.name not in present: continue
-        cols += [f"{parse_sql(c.kind, q(c.name), present[c.name], c.name in whole)} AS {_v(c.name)}", q(c.name)]
-        if c.kind not in ("id", "text"): cols.append(f"{given_sql(q(c.name), present[c.name])} AS {_g(c.name)}")
+    mine = [c for c in t.cols if c.name in present]
+    text = [c.name for c in mine if is_text_type(present[c.name])]
+    inner = f"SELECT *, {', '.join([f'{row} AS _row_'] + [f'{clean_sql(q(n))} AS {_t(n)}' for n in text])} FROM {raw}"
+    cols = ["_row_ AS _row"]
+    for c in mine:
+        cleaned = _t(c.name) if c.name in text else None
+        cols += [f"{parse_sql(c.kind, q(c.name), present[c.name], c.name in whole, cleaned)} AS {_v(c.name)}", q(c.name)]
+        if c.kind not in ("id", "text"): cols.append(f"{given_sql(q(c.name), present[c.name], cleaned)} AS {_g(c.name)}")
         if c.kind in ("date", "timestamp"): cols.append(f"{zoned_sql(q(c.name), present[c.name])} AS {q('_zoned_' + c.name)}")
     contract = {c.name for c in t.cols}
     cols += [q(n) for n in present if n not in contract and not n.startswith("_")]
-    return f"SELECT {', '.join(cols)} FROM {raw}"
+    return f"SELECT {', '.join(cols)} FROM ({inner})"
 
 def check_counts_sql(t: Table, present: dict, parsed: str) -> str:
     "SQL: one row, the number of rows breaking each check (in `table_checks` order), then of zoned timestamps per date column."
