@@ -270,7 +270,7 @@ def _t(name): return ident(f"{name}__t")
 
 def parsed_sql(t: Table, raw: str, present: dict, whole: set = frozenset(), row: str = "_row") -> str:
     """SQL of staged table `raw` with, for each contract column `c` present, `c__v` (parsed), `c__g` (given) and `c` (raw), and its row number.
-    A text cell is cleaned once, in an inner query (`c__t`), and its parse, given flag and zone read that column."""
+    A text cell is cleaned once, in an inner query (`c__t`), and its parse and its given flag read that column (the zone is read from the raw cell)."""
     q, cols = ident, [f"{row} AS _row"]
     mine = [c for c in t.cols if c.name in present]
     text = [c.name for c in mine if is_text_type(present[c.name])]
