@@ -16,9 +16,9 @@ import pyarrow as pa
 from .schema import TABLES, ValidationReport, sql_literal, ident
 
 # %% auto #0
-__all__ = ['FORMATS', 'SourceError', 'duplicated', 'check_columns', 'csv_encoding', 'to_utf8', 'csv_columns', 'NotUtf8',
-           'FolderSource', 'read_xlsx', 'columns_of', 'stage_frame', 'redact_url', 'SqlSource', 'FrameSource', 'quiet',
-           'attach', 'is_store_file', 'open_source']
+__all__ = ['FORMATS', 'SourceError', 'duplicated', 'check_columns', 'csv_encoding', 'to_utf8', 'csv_columns', 'FolderSource',
+           'read_xlsx', 'columns_of', 'stage_frame', 'redact_url', 'SqlSource', 'FrameSource', 'quiet', 'attach',
+           'is_store_file', 'open_source']
 
 # %% ../nbs/02_sources.ipynb #cb17d515
 class SourceError(ValueError):
@@ -78,7 +78,7 @@ def _csv_error(e: Exception, where: str) -> SourceError:
     if m: return SourceError(f"{where}: line {m[1]} has {m[3]} fields where the header has {m[2]}")
     return SourceError(f"{where}: cannot read: {msg.splitlines()[0]}")
 
-class NotUtf8(Exception): "DuckDB found a byte sequence that is not UTF-8."
+class _NotUtf8(Exception): "DuckDB found a byte sequence that is not UTF-8."
 
 def _read_csv(con, p: Path, src: Path, cols: list, target: str) -> tuple[dict, str]:
     "Copy UTF-8 CSV `src` (the file `p` names) into temporary table `target`, every column as text."
@@ -88,7 +88,7 @@ def _read_csv(con, p: Path, src: Path, cols: list, target: str) -> tuple[dict, s
         con.execute(f"""CREATE OR REPLACE TEMP TABLE "{target}" AS SELECT * FROM read_csv({sql_literal(str(src))}, header=true,
                         delim=',', quote='"', escape='"', columns={spec}, auto_detect=false)""")
     except duckdb.Error as e:
-        if "not utf-8 encoded" in str(e): raise NotUtf8() from None
+        if "not utf-8 encoded" in str(e): raise _NotUtf8() from None
         raise _csv_error(e, str(p)) from None
     return {c: "VARCHAR" for c in cols}, "rowid + 1"
 
@@ -113,7 +113,7 @@ class FolderSource:
     def _csv(self, con, p, name, target, report):
         "UTF-8 is read straight away (DuckDB checks every byte as it reads); only a file that is not is examined and copied."
         try: return _read_csv(con, p, p, csv_columns(p, "utf-8"), target)
-        except (UnicodeDecodeError, NotUtf8): pass
+        except (UnicodeDecodeError, _NotUtf8): pass
         if csv_encoding(p) == "utf-8": raise SourceError(f"{p}: cannot read: DuckDB finds bytes that are not UTF-8") # Python's decoder disagrees
         report.add(name, "", "file is Windows-1251, not UTF-8: read as Windows-1251", "warning")
         with tempfile.TemporaryDirectory() as tmp: return _read_csv(con, p, to_utf8(p, Path(tmp) / p.name), csv_columns(p, "cp1251"), target)
