@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from .schema import (TABLES, REQUIRED_TABLES, EVERYWHERE, Issue, ValidationReport, DataError, key_sql, place_sql,
                                   region_sql, dangling_sql, sql_literal, ident, is_number_type, is_whole_type, table_checks,
-                                  parsed_sql, check_counts_sql, stored_sql)
+                                  parsed_sql, check_counts_sql, stored_sql, check_flags)
 from .privacy import counted_id_lengths
 from .sources import (SourceError, FolderSource, SqlSource, FrameSource, open_source, is_store_file, redact_url,
                                    columns_of, attach, quiet)
@@ -79,31 +79,38 @@ def _whole_floats(con, raw, t, present) -> set:
     return {c for c, whole in zip(cols, row) if whole}
 
 def ingest_table(con, src, name: str, src_id: int, report: ValidationReport) -> dict:
-    "Stage, check and upsert table `name` from `src` into the store on `con`; what happened, as a dict."
+    "Stage table `name` from `src`, write its typed rows once, check them and upsert them into the store on `con`; what happened, as a dict."
     t, raw = TABLES[name], f"_raw_{name}"
     try: present, row = src.stage(con, name, raw, report)
     except SourceError as e: return {"problem": str(e)}
     try:
         missing = [c.name for c in t.cols if c.required and c.name not in present]
         if missing: return {"problem": "required column(s) missing", "missing": missing}
+        new = name not in store_tables(con)
+        rows, order = ident(name) if new else "_incoming", SORT_BY.get(name)
         parsed = parsed_sql(t, ident(raw), present, _whole_floats(con, raw, t, present), row)
-        if staged_kind(con, raw) != "VIEW":            # a copy (CSV, XLSX, frame): parsed once, then read by the checks and the store
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(raw + '__parsed')} AS {parsed}"); con.execute(f"DROP TABLE {ident(raw)}")
-            parsed = f"SELECT * FROM {ident(raw + '__parsed')}"
+        con.execute(f"""CREATE {'TABLE' if new else 'OR REPLACE TEMP TABLE'} {rows} AS SELECT CAST(? AS INTEGER) AS _src, *
+                        FROM ({stored_sql(t, present, parsed, flags=True)}){f' ORDER BY {ident(order)}' if order else ''}""", [src_id])
         checks = table_checks(t, present)
-        counts = con.execute(check_counts_sql(t, present, parsed)).fetchall()[0]
+        counts = con.execute(check_counts_sql(t, present, rows)).fetchall()[0]
         dated = [c.name for c in t.cols if c.name in present and c.kind in ("date", "timestamp")]
         for c, k in zip(dated, counts[len(checks):]):
             if k: report.add(name, c, f"{k:,} value(s) carried a time zone (Z or +hh:mm): converted to Tashkent time (UTC+05:00)", "warning", k)
         for (col, rule, sev, cond), k in zip(checks, counts):
-            if k: con.execute(f"""INSERT INTO _new_rejects ({REJECT_COLS}) SELECT ?, {key_sql(t, 'x')}, {place_sql(t, 'x')}, ?, x._row, ?, ?, ?,
-                                  CAST(x.{ident(col)} AS VARCHAR) FROM ({parsed}) x WHERE {cond}""", [name, src_id, col, rule, sev])
+            if k: con.execute(f"""INSERT INTO _new_rejects ({REJECT_COLS}) SELECT ?, x.k, x.place, ?, x._row, ?, ?, ?, r.value
+                                  FROM (SELECT _row, {key_sql(t)} AS k, {place_sql(t)} AS place FROM {rows} WHERE {cond}) x
+                                  JOIN (SELECT {row} AS _r, CAST({ident(col)} AS VARCHAR) AS value FROM {ident(raw)}) r ON r._r = x._row""",
+                              [name, src_id, col, rule, sev])
         bad = " OR ".join(cond for (*_, cond), k in zip(checks, counts) if k)
-        body = f"SELECT CAST(? AS INTEGER) AS _src, * FROM ({stored_sql(t, present, parsed if t.required or not bad else parsed + ' WHERE NOT (' + bad + ')')})"
-        n = upsert(con, name, body, [src_id])
+        if bad and not t.required: con.execute(f"DELETE FROM {rows} WHERE {bad}")
+        for flag in check_flags(t, present): con.execute(f"ALTER TABLE {rows} DROP COLUMN {flag}")
+        if not new: upsert(con, name)
+        con.execute("INSERT INTO _rejects SELECT * FROM _new_rejects WHERE tbl = ?", [name])
+        con.execute("DELETE FROM _new_rejects WHERE tbl = ?", [name])
+        n = con.execute(f"SELECT count(*) FROM {ident(name)} WHERE _src = ?", [src_id]).fetchall()[0][0]
         _reject_duplicates(con, t, src_id)
         return {"rows": n}
-    finally: drop_staged(con, raw); con.execute(f"DROP TABLE IF EXISTS {ident(raw + '__parsed')}")
+    finally: drop_staged(con, raw); con.execute("DROP TABLE IF EXISTS _incoming")
 
 def staged_kind(con, name: str) -> str | None:
     "LOCAL TEMPORARY (a copy) or VIEW: how table `name` was staged (None if it was not)."
@@ -128,26 +135,18 @@ def _reject_duplicates(con, t, src_id) -> int:
                     [src_id, src_id])
     return dups
 
-def upsert(con, name: str, body: str, params: list) -> int:
-    """Replace the store's rows of table `name` whose key occurs in query `body`, add the others (a new table is made from
-    `body` directly, sorted by date); the rejects of replaced rows go with them. The number of rows `body` brought."""
+def upsert(con, name: str):
+    """Replace the store's rows of table `name` whose key occurs in the temporary table `_incoming` (checked rows of one export),
+    add the others, sorted by date; the rejects of replaced rows go with them."""
     t, order = TABLES[name], SORT_BY.get(name)
-    by = f" ORDER BY {ident(order)}" if order else ""
-    if name not in store_tables(con):
-        con.execute(f"CREATE TABLE {ident(name)} AS {body}{by}", params)
-    else:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _incoming AS {body}", params)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _incoming_keys AS SELECT DISTINCT {key_sql(t)} AS key FROM _incoming")
-        con.execute("DELETE FROM _rejects WHERE tbl = ? AND (key IS NULL OR key IN (SELECT key FROM _incoming_keys))", [name])
-        have = columns_of(con, name)
-        for c, typ in columns_of(con, "_incoming").items():
-            if c not in have: con.execute(f"ALTER TABLE {ident(name)} ADD COLUMN {ident(c)} {typ}")
-        con.execute(f"DELETE FROM {ident(name)} WHERE {key_sql(t)} IN (SELECT key FROM _incoming_keys)")
-        con.execute(f"INSERT INTO {ident(name)} BY NAME SELECT * FROM _incoming{by}")
-        for tmp in ("_incoming", "_incoming_keys"): con.execute(f"DROP TABLE {tmp}")
-    con.execute("INSERT INTO _rejects SELECT * FROM _new_rejects WHERE tbl = ?", [name])
-    con.execute("DELETE FROM _new_rejects WHERE tbl = ?", [name])
-    return con.execute(f"SELECT count(*) FROM {ident(name)} WHERE _src = ?", params[:1]).fetchall()[0][0]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _incoming_keys AS SELECT DISTINCT {key_sql(t)} AS key FROM _incoming")
+    con.execute("DELETE FROM _rejects WHERE tbl = ? AND (key IS NULL OR key IN (SELECT key FROM _incoming_keys))", [name])
+    have = columns_of(con, name)
+    for c, typ in columns_of(con, "_incoming").items():
+        if c not in have: con.execute(f"ALTER TABLE {ident(name)} ADD COLUMN {ident(c)} {typ}")
+    con.execute(f"DELETE FROM {ident(name)} WHERE {key_sql(t)} IN (SELECT key FROM _incoming_keys)")
+    con.execute(f"INSERT INTO {ident(name)} BY NAME SELECT * FROM _incoming{f' ORDER BY {ident(order)}' if order else ''}")
+    for tmp in ("_incoming", "_incoming_keys"): con.execute(f"DROP TABLE {tmp}")
 
 # %% ../nbs/02a_load.ipynb #adbf28b7
 def _regions_of(con, tbl: str, rule_filter: str, params: list) -> tuple:

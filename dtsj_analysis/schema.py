@@ -20,7 +20,8 @@ __all__ = ['KINDS', 'ATC5', 'positive', 'non_negative', 'known_region', 'atc_for
            'TASHKENT', 'EDGE', 'SQL_TYPES', 'Col', 'opt', 'sql_literal', 'ident', 'Check', 'greater_than', 'at_least',
            'one_of', 'matches', 'Table', 'Issue', 'ValidationReport', 'DataError', 'is_text_type', 'is_number_type',
            'is_whole_type', 'clean_sql', 'given_sql', 'zoned_sql', 'parse_sql', 'table_checks', 'parsed_sql',
-           'check_counts_sql', 'stored_sql', 'place_sql', 'key_sql', 'region_sql', 'isin', 'dangling_sql']
+           'check_flags', 'check_counts_sql', 'stored_sql', 'place_sql', 'key_sql', 'region_sql', 'isin',
+           'dangling_sql']
 
 # %% ../nbs/01_schema.ipynb #e6353c5c
 KINDS = ("id", "text", "date", "timestamp", "bool", "int", "number")
@@ -247,13 +248,15 @@ def parse_sql(kind: str, c: str, src_type: str, whole: bool = False, cleaned: st
 # %% ../nbs/01_schema.ipynb #4b7b1f8a
 def _v(name): return ident(f"{name}__v")
 def _g(name): return ident(f"{name}__g")
+def _z(name): return ident(f"_zoned_{name}")
 
 def table_checks(t: Table, present: dict) -> list[tuple]:
-    "(column, rule, severity, SQL on offending rows) of every check of table `t` whose columns are `present` (name -> raw type)."
+    """(column, rule, severity, SQL on offending rows) of every check of table `t` whose columns are `present` (name -> raw type);
+    the SQL reads the stored rows with their `check_flags`."""
     out = []
     for c in t.cols:
         if c.name not in present: continue
-        v, g, text = _v(c.name), _g(c.name), c.kind in ("id", "text")
+        v, g, text = ident(c.name), _g(c.name), c.kind in ("id", "text")
         if not c.nullable: out.append((c.name, "required value is empty", f"{v} IS NULL" if text else f"NOT {g}"))
         if not text: out.append((c.name, f"cannot parse as {c.kind}", f"{g} AND {v} IS NULL"))    # text always parses
         if c.kind == "number": out.append((c.name, "is not a finite number", f"NOT isfinite({v})"))
@@ -261,7 +264,7 @@ def table_checks(t: Table, present: dict) -> list[tuple]:
         for k in c.checks: out.append((c.name, k.rule, f"NOT ({k.on(v)})"))
     for table, col, rule, bad in ROW_RULES:
         names = re.findall(r"\{(\w+)\}", bad)
-        if table == t.name and all(n in present for n in names): out.append((col, rule, bad.format(**{n: _v(n) for n in names})))
+        if table == t.name and all(n in present for n in names): out.append((col, rule, bad.format(**{n: ident(n) for n in names})))
     return [(col, rule, "error" if t.required else "warning", f"coalesce({sql}, false)") for col, rule, sql in out]
 
 SQL_TYPES = {"id": "VARCHAR", "text": "VARCHAR", "date": "DATE", "timestamp": "TIMESTAMP", "bool": "BOOLEAN", "int": "BIGINT", "number": "DOUBLE"}
@@ -280,22 +283,30 @@ def parsed_sql(t: Table, raw: str, present: dict, whole: set = frozenset(), row:
         cleaned = _t(c.name) if c.name in text else None
         cols += [f"{parse_sql(c.kind, q(c.name), present[c.name], c.name in whole, cleaned)} AS {_v(c.name)}", q(c.name)]
         if c.kind not in ("id", "text"): cols.append(f"{given_sql(q(c.name), present[c.name], cleaned)} AS {_g(c.name)}")
-        if c.kind in ("date", "timestamp"): cols.append(f"{zoned_sql(q(c.name), present[c.name])} AS {q('_zoned_' + c.name)}")
+        if c.kind in ("date", "timestamp"): cols.append(f"{zoned_sql(q(c.name), present[c.name])} AS {_z(c.name)}")
     contract = {c.name for c in t.cols}
     cols += [q(n) for n in present if n not in contract and not n.startswith("_")]
     return f"SELECT {', '.join(cols)} FROM ({inner})"
 
-def check_counts_sql(t: Table, present: dict, parsed: str) -> str:
-    "SQL: one row, the number of rows breaking each check (in `table_checks` order), then of zoned timestamps per date column."
-    checks = [f"count_if({sql})" for _, _, _, sql in table_checks(t, present)]
-    zones = [f"count_if({ident('_zoned_' + c.name)})" for c in t.cols if c.name in present and c.kind in ("date", "timestamp")]
-    return f"SELECT {', '.join(checks + zones) or '0'} FROM ({parsed})"
+def check_flags(t: Table, present: dict) -> list[str]:
+    "The columns the checks read beside the stored values: given (`c__g`) for each parsed column, zoned (`_zoned_c`) for each date column."
+    mine = [c for c in t.cols if c.name in present]
+    return [_g(c.name) for c in mine if c.kind not in ("id", "text")] + [_z(c.name) for c in mine if c.kind in ("date", "timestamp")]
 
-def stored_sql(t: Table, present: dict, parsed: str) -> str:
-    "SQL: the typed rows, as the store keeps them: the row number, every contract column (missing optional ones empty), then the extra columns."
+def check_counts_sql(t: Table, present: dict, rows: str) -> str:
+    """SQL: one row, the number of rows of `rows` (stored rows with their `check_flags`) breaking each check (in `table_checks` order),
+    then of zoned timestamps per date column."""
+    checks = [f"count_if({sql})" for _, _, _, sql in table_checks(t, present)]
+    zones = [f"count_if({_z(c.name)})" for c in t.cols if c.name in present and c.kind in ("date", "timestamp")]
+    return f"SELECT {', '.join(checks + zones) or '0'} FROM {rows}"
+
+def stored_sql(t: Table, present: dict, parsed: str, flags: bool = False) -> str:
+    """SQL: the typed rows, as the store keeps them: the row number, every contract column (missing optional ones empty), then the extra
+    columns; `flags`: then the `check_flags` too."""
     contract = {c.name for c in t.cols}
     cols = [f"{_v(c.name)} AS {ident(c.name)}" if c.name in present else f"CAST(NULL AS {SQL_TYPES[c.kind]}) AS {ident(c.name)}" for c in t.cols]
-    return f"SELECT _row, {', '.join(cols + [ident(n) for n in present if n not in contract and not n.startswith('_')])} FROM ({parsed})"
+    extra = [ident(n) for n in present if n not in contract and not n.startswith("_")]
+    return f"SELECT _row, {', '.join(cols + extra + (check_flags(t, present) if flags else []))} FROM ({parsed})"
 
 # %% ../nbs/01_schema.ipynb #35027b15
 def place_sql(t: Table, alias: str = "") -> str:
@@ -330,5 +341,5 @@ def isin(values: pd.Series, allowed: pd.Series) -> np.ndarray:
 
 def dangling_sql(name: str, col: str, other: str, other_col: str) -> str:
     "SQL: rows of table `name` whose `col` is given but matches no `other.other_col`, as (_src, _row, value)."
-    return (f'SELECT x._src, x._row, x."{col}" AS value FROM "{name}" x WHERE x."{col}" IS NOT NULL '
-            f'AND NOT EXISTS (SELECT 1 FROM "{other}" y WHERE y."{other_col}" = x."{col}")')
+    return (f'SELECT x._src, x._row, x."{col}" AS value FROM "{name}" x ANTI JOIN "{other}" y ON y."{other_col}" = x."{col}" '
+            f'WHERE x."{col}" IS NOT NULL')
