@@ -219,9 +219,9 @@ def zoned_sql(c: str, src_type: str) -> str:
     if "WITH TIME ZONE" in src_type.upper(): return f"({c} IS NOT NULL)"
     return f"coalesce(regexp_matches({c}, {sql_literal(ZONE)}), false)" if is_text_type(src_type) else "false"
 
-def parse_sql(kind: str, c: str, src_type: str, whole: bool = False, cleaned: str | None = None) -> str:
+def parse_sql(kind: str, c: str, src_type: str, whole: bool = False, cleaned: str | None = None, zoned: str | None = None) -> str:
     """SQL that parses raw column `c` (DuckDB type `src_type`) as `kind`; `whole`: a float column whose values are all whole numbers;
-    `cleaned`: a column that holds `clean_sql(c)` already (else the cleaning is written in, once per use)."""
+    `cleaned`: a column that holds `clean_sql(c)` already (else the cleaning is written in, once per use); `zoned`: one that holds `zoned_sql(c)`."""
     t, text = cleaned or clean_sql(c), is_text_type(src_type)
     if kind in ("id", "text"):
         if text: return t
@@ -229,7 +229,7 @@ def parse_sql(kind: str, c: str, src_type: str, whole: bool = False, cleaned: st
         return f"CAST({c} AS VARCHAR)"
     if kind in ("date", "timestamp"):
         if text:
-            ts = f"CASE WHEN {zoned_sql(c, src_type)} THEN timezone('{TASHKENT}', TRY_CAST({t} AS TIMESTAMPTZ)) ELSE TRY_CAST({t} AS TIMESTAMP) END"
+            ts = f"CASE WHEN {zoned or zoned_sql(c, src_type)} THEN timezone('{TASHKENT}', TRY_CAST({t} AS TIMESTAMPTZ)) ELSE TRY_CAST({t} AS TIMESTAMP) END"
         elif "WITH TIME ZONE" in src_type.upper(): ts = f"timezone('{TASHKENT}', {c})"
         elif src_type.upper().startswith(("TIMESTAMP", "DATE")): ts = f"CAST({c} AS TIMESTAMP)"
         else: ts = "CAST(NULL AS TIMESTAMP)"
@@ -270,20 +270,24 @@ def table_checks(t: Table, present: dict) -> list[tuple]:
 SQL_TYPES = {"id": "VARCHAR", "text": "VARCHAR", "date": "DATE", "timestamp": "TIMESTAMP", "bool": "BOOLEAN", "int": "BIGINT", "number": "DOUBLE"}
 
 def _t(name): return ident(f"{name}__t")
+def _zt(name): return ident(f"{name}__z")
 
 def parsed_sql(t: Table, raw: str, present: dict, whole: set = frozenset(), row: str = "_row") -> str:
     """SQL of staged table `raw` with, for each contract column `c` present, `c__v` (parsed), `c__g` (given) and `c` (raw), and its row number.
-    A text cell is cleaned once, in an inner query (`c__t`), and its parse and its given flag read that column (the zone is read from the raw cell)."""
+    A text cell is cleaned once, in an inner query (`c__t`), and its parse and its given flag read that column; whether a text timestamp
+    carries a zone is read from the raw cell once, there too (`c__z`)."""
     q, cols = ident, [f"{row} AS _row"]
     mine = [c for c in t.cols if c.name in present]
     text = [c.name for c in mine if is_text_type(present[c.name])]
-    inner = f"SELECT *, {', '.join([f'{row} AS _row_'] + [f'{clean_sql(q(n))} AS {_t(n)}' for n in text])} FROM {raw}"
+    zoned = [c.name for c in mine if c.name in text and c.kind in ("date", "timestamp")]
+    inner = (f"SELECT *, {', '.join([f'{row} AS _row_'] + [f'{clean_sql(q(n))} AS {_t(n)}' for n in text] + [f'{zoned_sql(q(n), present[n])} AS {_zt(n)}' for n in zoned])} "
+             f"FROM {raw}")
     cols = ["_row_ AS _row"]
     for c in mine:
-        cleaned = _t(c.name) if c.name in text else None
-        cols += [f"{parse_sql(c.kind, q(c.name), present[c.name], c.name in whole, cleaned)} AS {_v(c.name)}", q(c.name)]
+        cleaned, z = (_t(c.name) if c.name in text else None), (_zt(c.name) if c.name in zoned else None)
+        cols += [f"{parse_sql(c.kind, q(c.name), present[c.name], c.name in whole, cleaned, z)} AS {_v(c.name)}", q(c.name)]
         if c.kind not in ("id", "text"): cols.append(f"{given_sql(q(c.name), present[c.name], cleaned)} AS {_g(c.name)}")
-        if c.kind in ("date", "timestamp"): cols.append(f"{zoned_sql(q(c.name), present[c.name])} AS {_z(c.name)}")
+        if c.kind in ("date", "timestamp"): cols.append(f"{z or zoned_sql(q(c.name), present[c.name])} AS {_z(c.name)}")
     contract = {c.name for c in t.cols}
     cols += [q(n) for n in present if n not in contract and not n.startswith("_")]
     return f"SELECT {', '.join(cols)} FROM ({inner})"
