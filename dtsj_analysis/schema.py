@@ -276,7 +276,7 @@ def parsed_sql(t: Table, raw: str, present: dict, whole: set = frozenset(), row:
     """SQL of staged table `raw` with, for each contract column `c` present, `c__v` (parsed), `c__g` (given) and `c` (raw), and its row number.
     A text cell is cleaned once, in an inner query (`c__t`), and its parse and its given flag read that column; whether a text timestamp
     carries a zone is read from the raw cell once, there too (`c__z`)."""
-    q, cols = ident, [f"{row} AS _row"]
+    q = ident
     mine = [c for c in t.cols if c.name in present]
     text = [c.name for c in mine if is_text_type(present[c.name])]
     zoned = [c.name for c in mine if c.name in text and c.kind in ("date", "timestamp")]
