@@ -21,9 +21,9 @@ from .sources import (SourceError, FolderSource, SqlSource, FrameSource, open_so
 
 # %% auto #0
 __all__ = ['STORE_VERSION', 'BOOKKEEPING', 'SORT_BY', 'REJECT_COLS', 'duckdb_config', 'meta', 'set_meta', 'store_tables',
-           'ingest_table', 'staged_kind', 'drop_staged', 'upsert', 'summarise', 'save_report', 'read_report',
-           'content_fingerprint', 'IngestResult', 'gone_tables', 'changed_tables', 'ingest_into', 'store_lock',
-           'writing', 'ingest', 'Tables', 'Dataset', 'cache_dir', 'store_for', 'prune_cache', 'as_store',
+           'sorted_sql', 'ingest_table', 'staged_kind', 'drop_staged', 'upsert', 'summarise', 'save_report',
+           'read_report', 'content_fingerprint', 'IngestResult', 'gone_tables', 'changed_tables', 'ingest_into',
+           'store_lock', 'writing', 'ingest', 'Tables', 'Dataset', 'cache_dir', 'store_for', 'prune_cache', 'as_store',
            'load_dataset', 'save_dataset', 'tiny_tables', 'with_tables']
 
 # %% ../nbs/02a_load.ipynb #02c9512d
@@ -78,6 +78,10 @@ def _whole_floats(con, raw, t, present) -> set:
     row = con.execute(f"SELECT {', '.join(f'coalesce(bool_and({ident(c)} = round({ident(c)})), true)' for c in cols)} FROM {ident(raw)}").fetchall()[0]
     return {c for c, whole in zip(cols, row) if whole}
 
+def sorted_sql(name: str) -> str:
+    "SQL: the ORDER BY that writes table `name` sorted by its date (empty for a table without one)."
+    return f" ORDER BY {ident(SORT_BY[name])}" if name in SORT_BY else ""
+
 def ingest_table(con, src, name: str, src_id: int, report: ValidationReport) -> dict:
     "Stage table `name` from `src`, write its typed rows once, check them and upsert them into the store on `con`; what happened, as a dict."
     t, raw = TABLES[name], f"_raw_{name}"
@@ -87,10 +91,10 @@ def ingest_table(con, src, name: str, src_id: int, report: ValidationReport) -> 
         missing = [c.name for c in t.cols if c.required and c.name not in present]
         if missing: return {"problem": "required column(s) missing", "missing": missing}
         new = name not in store_tables(con)
-        rows, order = ident(name) if new else "_incoming", SORT_BY.get(name)
+        rows = ident(name) if new else "_incoming"
         parsed = parsed_sql(t, ident(raw), present, _whole_floats(con, raw, t, present), row)
         con.execute(f"""CREATE {'TABLE' if new else 'OR REPLACE TEMP TABLE'} {rows} AS SELECT CAST(? AS INTEGER) AS _src, *
-                        FROM ({stored_sql(t, present, parsed, flags=True)}){f' ORDER BY {ident(order)}' if order else ''}""", [src_id])
+                        FROM ({stored_sql(t, present, parsed, flags=True)}){sorted_sql(name)}""", [src_id])
         checks = table_checks(t, present)
         counts = con.execute(check_counts_sql(t, present, rows)).fetchall()[0]
         dated = [c.name for c in t.cols if c.name in present and c.kind in ("date", "timestamp")]
@@ -138,14 +142,14 @@ def _reject_duplicates(con, t, src_id) -> int:
 def upsert(con, name: str):
     """Replace the store's rows of table `name` whose key occurs in the temporary table `_incoming` (checked rows of one export),
     add the others, sorted by date; the rejects of replaced rows go with them."""
-    t, order = TABLES[name], SORT_BY.get(name)
+    t = TABLES[name]
     con.execute(f"CREATE OR REPLACE TEMP TABLE _incoming_keys AS SELECT DISTINCT {key_sql(t)} AS key FROM _incoming")
     con.execute("DELETE FROM _rejects WHERE tbl = ? AND (key IS NULL OR key IN (SELECT key FROM _incoming_keys))", [name])
     have = columns_of(con, name)
     for c, typ in columns_of(con, "_incoming").items():
         if c not in have: con.execute(f"ALTER TABLE {ident(name)} ADD COLUMN {ident(c)} {typ}")
     con.execute(f"DELETE FROM {ident(name)} WHERE {key_sql(t)} IN (SELECT key FROM _incoming_keys)")
-    con.execute(f"INSERT INTO {ident(name)} BY NAME SELECT * FROM _incoming{f' ORDER BY {ident(order)}' if order else ''}")
+    con.execute(f"INSERT INTO {ident(name)} BY NAME SELECT * FROM _incoming{sorted_sql(name)}")
     for tmp in ("_incoming", "_incoming_keys"): con.execute(f"DROP TABLE {tmp}")
 
 # %% ../nbs/02a_load.ipynb #adbf28b7
