@@ -273,7 +273,8 @@ def _t(name): return ident(f"{name}__t")
 def _zt(name): return ident(f"{name}__z")
 
 def parsed_sql(t: Table, raw: str, present: dict, whole: set = frozenset(), row: str = "_row") -> str:
-    """SQL of staged table `raw` with, for each contract column `c` present, `c__v` (parsed), `c__g` (given) and `c` (raw), and its row number.
+    """SQL of staged table `raw` with, for each contract column `c` present, `c__v` (parsed) and `c__g` (given), its extra columns as they
+    came, and its row number (a rejected cell's raw value is read from `raw` itself).
     A text cell is cleaned once, in an inner query (`c__t`), and its parse and its given flag read that column; whether a text timestamp
     carries a zone is read from the raw cell once, there too (`c__z`)."""
     q = ident
@@ -285,7 +286,7 @@ def parsed_sql(t: Table, raw: str, present: dict, whole: set = frozenset(), row:
     cols = ["_row_ AS _row"]
     for c in mine:
         cleaned, z = (_t(c.name) if c.name in text else None), (_zt(c.name) if c.name in zoned else None)
-        cols += [f"{parse_sql(c.kind, q(c.name), present[c.name], c.name in whole, cleaned, z)} AS {_v(c.name)}", q(c.name)]
+        cols.append(f"{parse_sql(c.kind, q(c.name), present[c.name], c.name in whole, cleaned, z)} AS {_v(c.name)}")
         if c.kind not in ("id", "text"): cols.append(f"{given_sql(q(c.name), present[c.name], cleaned)} AS {_g(c.name)}")
         if c.kind in ("date", "timestamp"): cols.append(f"{z or zoned_sql(q(c.name), present[c.name])} AS {_z(c.name)}")
     contract = {c.name for c in t.cols}
