@@ -8,7 +8,7 @@ generated once and cached under data/bench/. --national N: the scale-1 dataset t
 facilities, prescribers, patients, pharmacies and districts (N=100 is about 26M prescriptions and 24M dispensings: a
 week of about 2M prescriptions with 13 weeks of history, the national size).
 
-For each dataset, every step runs in a fresh process so that the peak memory printed is that step's own:
+For each dataset, every step runs in a fresh process so that the peak memory printed is that step's own (GB of 10^9 bytes):
 1. ingest: validate the Parquet folder into a new store (`dtsj_analysis.load.ingest`);
 2. rules: every rule and behaviour detector on the last whole week, from the store;
 3. plain: benchmarks/plain_rules.sql (the contract's rules written independently as plain DuckDB SQL) on the same store,
@@ -32,7 +32,7 @@ IDS = {"facilities": ["facility_id", "district"], "prescribers": ["prescriber_id
        "dispensings": ["dispensing_id", "prescription_id", "pharmacy_id"], "reserve_stock": ["facility_id"],
        "payments": ["payment_id", "pharmacy_id"], "appeals": ["appeal_id", "district"], "activities": ["activity_id"], "drugs": []}
 
-def peak_gb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+def peak_gb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9   # GB of 10^9 bytes, as report.py and treepeak print
 
 def generated(scale: float, weeks: int) -> Path:
     "The demo dataset at `scale`, generated once under data/bench/."

@@ -37,11 +37,11 @@ from dtsj_analysis.spark import export_parquet, exported_report, spark_session, 
 
 KEY = ["entity_type", "entity_id", "region", "district"]
 
-def peak_gb() -> float: return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+def peak_gb() -> float: return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9   # GB of 10^9 bytes
 
 def du_gb(path: Path) -> float:
     "Size on disk of `path` (a file or a folder) in GB."
-    return sum(p.stat().st_size for p in ([path] if path.is_file() else path.rglob("*")) if p.is_file()) / 2**30
+    return sum(p.stat().st_size for p in ([path] if path.is_file() else path.rglob("*")) if p.is_file()) / 1e9
 
 def store_of(src: Path) -> tuple[Path, float]:
     "The store of folder `src` (made once by ingest, as `detect.py` makes it) and the seconds it took (0 when it existed)."
@@ -99,7 +99,7 @@ def jvm_peak_gb(spark) -> float:
     try:
         pid = spark.sparkContext._gateway.proc.pid
         hwm = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
-        return int(hwm[1]) / 2**20
+        return int(hwm[1]) * 1024 / 1e9
     except Exception: return float("nan")
 
 def median_of(rounds: list, det: str) -> float:

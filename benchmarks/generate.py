@@ -10,7 +10,7 @@ from dtsj_analysis.demo import make_demo
 
 RX_AT_SCALE_1 = 236_000   # prescriptions of the 12-week demo at scale 1.0, all regions
 
-def peak_gb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+def peak_gb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9   # GB of 10^9 bytes
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
