@@ -228,17 +228,16 @@ def volumes(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
         WITH rx AS (SELECT r.prescription_id, f.region, date_trunc('week', r.issued_at) AS week
                     FROM prescriptions r JOIN facilities f USING (facility_id)
                     WHERE {REIMBURSED} AND r.issued_at >= $first AND r.issued_at < $end),
-        d AS (SELECT d.prescription_id, ph.region, d.dispensed_at, r.patient_id, d.amount_claimed
-              FROM dispensings d JOIN prescriptions r USING (prescription_id) JOIN pharmacies ph USING (pharmacy_id)
-              WHERE {REIMBURSED} AND d.dispensed_at < $end),
-        first_fill AS (SELECT prescription_id, region, min(dispensed_at) AS at FROM d
-                       WHERE prescription_id IN (SELECT prescription_id FROM rx) GROUP BY ALL),
+        first_fill AS (SELECT d.prescription_id, ph.region, min(d.dispensed_at) AS at
+                       FROM dispensings d JOIN pharmacies ph USING (pharmacy_id)
+                       WHERE d.dispensed_at < $end AND d.prescription_id IN (SELECT prescription_id FROM rx) GROUP BY ALL),
         issued AS (SELECT rx.region, rx.week, count(*) AS rx_issued,
                           count(*) FILTER (WHERE ff.at < rx.week + INTERVAL 7 DAY) AS filled
                    FROM rx LEFT JOIN first_fill ff USING (prescription_id, region) GROUP BY ALL),
-        served AS (SELECT region, date_trunc('week', dispensed_at) AS week, count(DISTINCT prescription_id) AS rx_dispensed,
-                          count(DISTINCT patient_id) AS patients, sum(amount_claimed) AS amount
-                   FROM d WHERE dispensed_at >= $first GROUP BY ALL),
+        served AS (SELECT ph.region, date_trunc('week', d.dispensed_at) AS week, count(DISTINCT d.prescription_id) AS rx_dispensed,
+                          count(DISTINCT r.patient_id) AS patients, sum(d.amount_claimed) AS amount
+                   FROM dispensings d JOIN prescriptions r USING (prescription_id) JOIN pharmacies ph USING (pharmacy_id)
+                   WHERE {REIMBURSED} AND d.dispensed_at >= $first AND d.dispensed_at < $end GROUP BY ALL),
         signed AS (SELECT ph.region, date_trunc('week', c.start_date) AS week, count(*) AS new_contracts
                    FROM contracts c JOIN pharmacies ph USING (pharmacy_id) WHERE c.start_date >= $first AND c.start_date < $end GROUP BY ALL)
         SELECT region, week, coalesce(i.rx_issued, 0) AS rx_issued, coalesce(s.rx_dispensed, 0) AS rx_dispensed,
