@@ -26,11 +26,11 @@ __all__ = ['TEXT', 'MODEL', 'AGE_BUCKETS', 'WORK_HOURS', 'REGION_WIDE', 'FAR_ABO
            'check_week', 'model_table', 'WeekInputs', 'regions_frame', 'volumes', 'rule_ids', 'week_findings',
            'prescription_ids', 'entity_names', 'medicine_label', 'display_name', 'findings', 'summary', 'categories',
            'unfilled', 'by_district', 'payments', 'balances', 'outlets', 'reserve', 'hourly', 'gaps', 'load',
-           'contracts', 'not_ready', 'defectura', 'activities', 'appeals', 'earlier_findings', 'verdicts_known',
-           'identity_verdicts', 'weeks_running', 'history', 'dismissed_earlier', 'with_history', 'status_of',
-           'left_out', 'WeekModel', 'week_model', 'kept_weeks', 'history_key', 'previous_findings', 'save_findings',
-           'save_table', 'save_week', 'backfill', 'load_week', 'channel_name', 'WeeklyReport', 'region_report',
-           'weekly_report']
+           'contracts', 'not_ready', 'defectura', 'activities', 'appeals', 'identities', 'earlier_findings',
+           'verdicts_known', 'identity_verdicts', 'weeks_running', 'history', 'dismissed_earlier', 'with_history',
+           'status_of', 'left_out', 'WeekModel', 'week_model', 'kept_weeks', 'history_key', 'previous_findings',
+           'save_findings', 'save_table', 'save_week', 'backfill', 'load_week', 'channel_name', 'WeeklyReport',
+           'region_report', 'weekly_report']
 
 # %% ../nbs/07_weekly.ipynb #2194ffd1
 TEXT = {
@@ -551,6 +551,10 @@ def appeals(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
 HISTORY_WEEKS = 8
 IDENTITY = ["detector", "entity_type", "entity_id"]
 
+def identities(df: pd.DataFrame) -> zip:
+    "Each row's finding identity, (detector, entity type, entity id), as a tuple."
+    return zip(*[df[c].tolist() for c in IDENTITY])
+
 def _in_store(ds: Dataset, table: str) -> bool:
     return table in {r[0] for r in ds.con.execute("SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database()").fetchall()}
 
@@ -574,15 +578,14 @@ def identity_verdicts(v: pd.DataFrame, period: Period, weeks: int = HISTORY_WEEK
 
 def weeks_running(f: pd.DataFrame, earlier: pd.DataFrame, period: Period) -> pd.Series:
     "For each finding of `f`, the weeks in a row, ending with `period`, in which the same finding was flagged."
-    keys = lambda df: zip(*[df[c].tolist() for c in IDENTITY])
     seen = {}   # identity -> its weeks; a dict, not a Series: a national week looks up 140,000 findings, at 0.1 ms each in a MultiIndex
-    for key, week in zip(keys(earlier), pd.to_datetime(earlier.model_week).tolist()): seen.setdefault(key, set()).add(week)
+    for key, week in zip(identities(earlier), pd.to_datetime(earlier.model_week).tolist()): seen.setdefault(key, set()).add(week)
     back = [period.start - pd.Timedelta(weeks=n) for n in range(1, max(map(len, seen.values()), default=0) + 2)]   # 1, 2, ... weeks before
     def run(key):
         weeks, n = seen.get(key, ()), 0
         while back[n] in weeks: n += 1
         return n + 1
-    return pd.Series([run(k) for k in keys(f)], index=f.index, dtype="int64")
+    return pd.Series([run(k) for k in identities(f)], index=f.index, dtype="int64")
 
 @model_table
 def history(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
@@ -591,10 +594,10 @@ def history(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     grid = regions_frame().merge(pd.DataFrame({"detector": list(DETECTORS)}), how="cross")
     now, past, v = w.findings, w.earlier, w.verdicts
     rules = lambda f: f[f.detector.map(lambda d: DETECTORS[d].kind != "outlier")]
-    seen = set(zip(*[past[c] for c in IDENTITY])) if len(past) else set()
-    dropped = set(zip(*[w.dismissed_earlier[c] for c in IDENTITY])) if len(w.dismissed_earlier) else set()
+    seen = set(identities(past)) if len(past) else set()
+    dropped = set(identities(w.dismissed_earlier)) if len(w.dismissed_earlier) else set()
     n = rules(now)
-    fresh = np.array([k not in seen and k not in dropped for k in zip(*[n[c] for c in IDENTITY])], dtype=bool)
+    fresh = np.array([k not in seen and k not in dropped for k in identities(n)], dtype=bool)
     new = n.loc[fresh].groupby(["region", "detector"]).size().rename("new")
     iv = identity_verdicts(v, w.period)
     last_past = past.drop_duplicates(IDENTITY).merge(iv[IDENTITY + ["verdict"]], how="left", on=IDENTITY) if len(past) else past.assign(verdict=None)
