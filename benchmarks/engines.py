@@ -23,21 +23,20 @@ within a relative 1e-12 where sums are added in another order). Exit 1 if any di
 --time-limit S bounds each engine's rounds: when an engine has run S seconds, its running queries are cancelled (DuckDB's
 interrupt, Spark's cancelAllJobs) and the figures say "did not finish in S s" with the detectors it finished.
 """
-import argparse, re, resource, statistics, sys, threading, time, warnings
+import argparse, re, statistics, sys, threading, time, warnings
 from pathlib import Path
 import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from detect import BENCH, generated, tiled, last_week          # the same datasets as the detection benchmark
+from detect import BENCH, generated, tiled, last_week, peak_gb  # the same datasets (and memory figure) as the detection benchmark
 from dtsj_analysis.engine import Period, detector_ids, resolve, run_detector
 from dtsj_analysis.load import Dataset, ingest
 from dtsj_analysis.spark import export_parquet, exported_report, spark_session, SparkDataset
 
 KEY = ["entity_type", "entity_id", "region", "district"]
 
-def peak_gb() -> float: return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9   # GB of 10^9 bytes
 
 def du_gb(path: Path) -> float:
     "Size on disk of `path` (a file or a folder) in GB."

@@ -5,12 +5,11 @@
 Picks the --scale that gives about --rx prescriptions (1.0 gives about 236k over 12 weeks), generates every
 contract table for all 14 regions, and prints the wall time, prescriptions per second and the process's peak memory.
 """
-import argparse, resource, sys, time
+import argparse, sys, time
 from dtsj_analysis.demo import make_demo
+from detect import peak_gb   # benchmarks/detect.py, beside this script
 
 RX_AT_SCALE_1 = 236_000   # prescriptions of the 12-week demo at scale 1.0, all regions
-
-def peak_gb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9   # GB of 10^9 bytes
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
