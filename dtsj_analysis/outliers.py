@@ -18,13 +18,14 @@ from .reference import WRITTEN_IN, to_latin
 from .fmt import fmt_feature
 
 # %% auto #0
-__all__ = ['MIN_VOLUME', 'PRIOR', 'DUCKDB', 'EXACT', 'PRESCRIBER_SQL', 'UNITS', 'PRESCRIBER_FEATURES', 'PHARMACY_SQL',
-           'PHARMACY_FEATURES', 'FLOOR', 'MODELS', 'EVIDENCE', 'window', 'Feature', 'exact_sum', 'exact_avg',
-           'exact_var', 'top_partner_sql', 'mean_sql', 'prescriber_sql', 'memory_bytes', 'unordered', 'feature_query',
-           'prescriber_features', 'pharmacy_sql', 'pharmacy_features', 'Evidence', 'peer_groups', 'peer_pool',
-           'feature_values', 'peer_fit', 'deviation', 'evidence', 'score_max_z', 'score_norm', 'score_robust_z',
-           'score_isolation_forest', 'local_outlier_factor', 'score_lof', 'evidence_arrays', 'feature_reasons',
-           'reasons', 'outlier_rows', 'explain_reasons', 'prescriber_outlier', 'pharmacy_outlier']
+__all__ = ['MIN_VOLUME', 'PRIOR', 'DUCKDB', 'EXACT', 'PRESCRIBER_SQL', 'PRESCRIBER_STAGES', 'UNITS', 'PRESCRIBER_FEATURES',
+           'PHARMACY_SQL', 'PHARMACY_FEATURES', 'FLOOR', 'MODELS', 'EVIDENCE', 'window', 'Feature', 'exact_sum',
+           'exact_avg', 'exact_var', 'ctes', 'staged', 'top_partner_sql', 'mean_sql', 'prescriber_sql', 'memory_bytes',
+           'unordered', 'feature_query', 'prescriber_features', 'pharmacy_sql', 'pharmacy_features', 'Evidence',
+           'peer_groups', 'peer_pool', 'feature_values', 'peer_fit', 'deviation', 'evidence', 'score_max_z',
+           'score_norm', 'score_robust_z', 'score_isolation_forest', 'local_outlier_factor', 'score_lof',
+           'evidence_arrays', 'feature_reasons', 'reasons', 'outlier_rows', 'explain_reasons', 'prescriber_outlier',
+           'pharmacy_outlier']
 
 # %% ../nbs/10_outliers.ipynb #d6660897
 MIN_VOLUME = 5   # events an entity needs before its own rates count as evidence
@@ -59,6 +60,38 @@ def exact_var(x: str) -> str:
     s, s2, n = f"CAST({exact_sum(x)} AS DOUBLE)", f"CAST({exact_sum(f'{x} * {x}')} AS DOUBLE)", f"count({x})"
     return f"CASE WHEN {n} > 1 THEN greatest(({s2} - {s} * {s} / {n}) / ({n} - 1), 0.0) END"
 
+# %% ../nbs/10_outliers.ipynb #d0f7bdcb
+def ctes(sql: str) -> tuple[list, str]:
+    "The common table expressions of `WITH` query `sql` as `(name, text)` pairs in order, and the statement after them."
+    body, parts, depth, start, quoted = sql.strip(), [], 0, 5, False
+    assert body[:5].upper() == "WITH ", f"not a WITH query: {body[:40]!r}"
+    for i, ch in enumerate(body):
+        if i < 5: continue
+        if ch == "'": quoted = not quoted
+        if quoted: continue
+        if ch == "(": depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                parts.append(body[start:i + 1].strip())
+                rest = body[i + 1:].lstrip()
+                if not rest.startswith(","): return [(p.split(None, 1)[0], p) for p in parts], rest
+                start = body.index(",", i + 1) + 1
+    raise ValueError(f"no statement after the CTEs of {body[:40]!r}")
+
+def staged(sql: str, stages=()) -> list:
+    "Statements that run `sql` with each CTE named in `stages` computed first into a temporary table of that name; the last returns the result."
+    if not stages: return [sql]
+    parts, final = ctes(sql)
+    names, done, steps = [n for n, _ in parts], set(), []
+    for name in stages:
+        if name not in names: raise ValueError(f"{name!r} is not a CTE of the query (its CTEs: {', '.join(names)})")
+        before = [t for n, t in parts[:names.index(name) + 1] if n not in done]
+        steps.append(f"CREATE OR REPLACE TEMP TABLE {name} AS WITH " + ",\n".join(before) + f"\nSELECT * FROM {name}")
+        done.add(name)
+    rest = [t for n, t in parts if n not in done]
+    return steps + [("WITH " + ",\n".join(rest) + "\n" if rest else "") + final]
+
 # %% ../nbs/10_outliers.ipynb #faeaa241
 PRESCRIBER_SQL = """
 WITH price AS (SELECT atc_code, min(reference_price) AS unit_price FROM drugs WHERE coalesce(reimbursable, true) GROUP BY atc_code),
@@ -79,9 +112,9 @@ by_facility AS (SELECT patient_id, facility_id, count(*) AS n FROM prescriptions
 history AS (SELECT h.patient_id, fa.region || ' | ' || fa.district AS place, sum(h.n) AS n
             FROM by_facility h LEFT JOIN facilities fa ON fa.facility_id = h.facility_id GROUP BY h.patient_id, fa.region || ' | ' || fa.district),
 seen AS (SELECT patient_id, sum(n) AS n_seen, max(n) AS n_top FROM history GROUP BY patient_id),
-home AS (SELECT h.patient_id, min(h.place) AS place FROM history h JOIN seen s ON s.patient_id = h.patient_id AND s.n_top = h.n
+home AS (SELECT h.patient_id, max(s.n_seen) AS n_seen, min(h.place) AS place FROM history h JOIN seen s ON s.patient_id = h.patient_id AND s.n_top = h.n
          GROUP BY h.patient_id),
-doctors AS (SELECT patient_id, atc4, min(prescriber_id) <> max(prescriber_id) AS several FROM rx GROUP BY patient_id, atc4),
+doctors AS (SELECT patient_id, atc4 FROM rx GROUP BY patient_id, atc4 HAVING min(prescriber_id) <> max(prescriber_id)),
 given AS (SELECT rx.prescriber_id, rx.region, rx.district, d.pharmacy_id
           FROM dispensings d JOIN rx ON rx.prescription_id = d.prescription_id WHERE d.dispensed_at < $end),
 by_pharmacy AS (SELECT prescriber_id, region, district, pharmacy_id, count(*) AS n FROM given WHERE pharmacy_id IS NOT NULL
@@ -91,12 +124,12 @@ per_rx AS (
   SELECT rx.prescriber_id, rx.patient_id, rx.atc_code, cr.percentile AS cost_rank, rx.dose / nullif(md.mean_dose, 0) AS dose_ratio,
          CASE WHEN {issued_hour} < 8 OR {issued_hour} >= 18 THEN 1 ELSE 0 END AS after_hours,
          CASE WHEN {issued_sunday} THEN 1 ELSE 0 END AS sunday,
-         CASE WHEN rx.days_supply <= 30 THEN (CASE WHEN s.n_seen <= 1 THEN 1 ELSE 0 END) END AS one_off,
-         CASE WHEN dc.several THEN 1 ELSE 0 END AS shared,
+         CASE WHEN rx.days_supply <= 30 THEN (CASE WHEN h.n_seen <= 1 THEN 1 ELSE 0 END) END AS one_off,
+         CASE WHEN dc.patient_id IS NOT NULL THEN 1 ELSE 0 END AS shared,
          CASE WHEN h.place IS NULL OR rx.district IS NULL THEN NULL WHEN h.place = rx.region || ' | ' || rx.district THEN 0 ELSE 1 END AS foreign_
   FROM rx LEFT JOIN cost_rank cr ON cr.indication = rx.indication AND cr.cost_per_day = rx.cost_per_day
        LEFT JOIN medicine_dose md ON md.atc_code = rx.atc_code
-       LEFT JOIN seen s ON s.patient_id = rx.patient_id LEFT JOIN home h ON h.patient_id = rx.patient_id
+       LEFT JOIN home h ON h.patient_id = rx.patient_id
        LEFT JOIN doctors dc ON dc.patient_id = rx.patient_id AND dc.atc4 = rx.atc4),
 courses AS (SELECT prescriber_id, patient_id, atc_code, {course_cost_rank} AS cost_rank, {course_dose_ratio} AS dose_ratio,
                    count(*) AS n, sum(after_hours) AS after_hours, sum(sunday) AS sunday, count(one_off) AS n_one_off, sum(one_off) AS one_off,
@@ -138,6 +171,8 @@ def mean_sql(name: str, x: str) -> str:
     "Count, mean and variance of `x` as the columns of mean feature `name`."
     return f"count({x}) AS n_{name}, {exact_avg(x)} AS m_{name}, {exact_var(x)} AS v_{name}"
 
+PRESCRIBER_STAGES = ("home", "top_partner")   # computed first, each on its own (`staged`)
+
 def prescriber_sql(q: dict = DUCKDB) -> str:
     "The per-prescriber feature query, its engine-specific expressions taken from `q`."
     return PRESCRIBER_SQL.format(
@@ -153,9 +188,9 @@ def memory_bytes(text: str) -> float:
     return float(num) * UNITS.get(unit, 1)
 
 @contextmanager
-def unordered(ds: Dataset, share: int = 7):
+def unordered(ds: Dataset, share: int = 8):
     """DuckDB free to keep intermediate rows in any order (a feature query orders its own result), and given at least a
-    `share`-th of the machine's memory (the readers' eighth is not enough for a national window; a limit is never lowered)."""
+    `share`-th of the machine's memory (a limit is never lowered)."""
     con = getattr(ds, "con", None)
     if not hasattr(con, "execute"): yield; return          # another engine: nothing to set
     want = duckdb_config(share)["memory_limit"]
@@ -165,13 +200,19 @@ def unordered(ds: Dataset, share: int = 7):
     try: yield
     finally: con.execute("SET preserve_insertion_order = true")
 
-def feature_query(ds: Dataset, sql: str, shares=(7, 4), **params) -> pd.DataFrame:
-    """Feature query `sql` run with a `shares[0]`-th of the machine (`unordered`). Should DuckDB run out of memory there (a
-    window busier than any measured), it runs once more with a `shares[1]`-th, and says so: slower, but the week's outliers
-    are not lost."""
+def feature_query(ds: Dataset, sql: str, stages=(), shares=(8, 4), **params) -> pd.DataFrame:
+    """Feature query `sql` run with a `shares[0]`-th of the machine (`unordered`), the CTEs named in `stages` first, each into a
+    temporary table (`staged`), which are dropped afterwards. Should DuckDB run out of memory there (a window busier than any
+    measured), it runs once more with a `shares[1]`-th, and says so: slower, but the week's outliers are not lost."""
+    *first, last = staged(sql, stages)
     for i, share in enumerate(shares):
         try:
-            with unordered(ds, share): return ds.sql(sql, **params)
+            with unordered(ds, share):
+                try:
+                    for step in first: ds.sql(step, **params)
+                    return ds.sql(last, **params)
+                finally:
+                    for name in stages: ds.sql(f"DROP TABLE IF EXISTS temp.{name}")
         except duckdb.OutOfMemoryException:
             if i == len(shares) - 1: raise
             warnings.warn(f"a feature query ran out of memory with a {share}th of the machine; running it again with a {shares[i + 1]}th")
@@ -179,7 +220,7 @@ def feature_query(ds: Dataset, sql: str, shares=(7, 4), **params) -> pd.DataFram
 def prescriber_features(ds: Dataset, period: Period) -> pd.DataFrame:
     "One row per prescriber with reimbursed prescriptions in the window ending with `period`: the counts behind every feature."
     w = window(period)
-    return feature_query(ds, prescriber_sql(), since=w.start, end=w.end, min_volume=MIN_VOLUME)
+    return feature_query(ds, prescriber_sql(), PRESCRIBER_STAGES, since=w.start, end=w.end, min_volume=MIN_VOLUME)
 
 PRESCRIBER_FEATURES = {
     "cost_rank": Feature(("ташхис бўйича кунлик қиймат перцентили", "перцентиль стоимости дня лечения по диагнозу",
