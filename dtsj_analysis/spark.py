@@ -237,7 +237,9 @@ class SparkDataset:
         tree = sqlglot.parse_one(query, read="duckdb")
         if isinstance(tree, exp.Create) and tree.kind == "TABLE":
             self._view(tree.this.name, self.spark.sql(transpile(tree.expression, params)).cache()); return None
-        if isinstance(tree, exp.Drop): self.unregister(tree.this.name); return None
+        if isinstance(tree, exp.Drop):
+            for t in tree.args.get("tables") or [tree.this]: self.unregister(t.name)   # sqlglot keeps a DROP's tables in a list
+            return None
         return spark_frame(self.spark.sql(transpile(tree, params)))
     def _view(self, name, df):
         if name in self.views: self.views[name].unpersist()
