@@ -62,12 +62,11 @@ def exact_var(x: str) -> str:
 
 # %% ../nbs/10_outliers.ipynb #d0f7bdcb
 def ctes(sql: str) -> tuple[list, str]:
-    "The common table expressions of `WITH` query `sql` as `(name, text)` pairs in order, and the statement after them."
+    "The common table expressions of `WITH` query `sql` (without comments) as `(name, text)` pairs in order, and the statement after them."
     body, parts, depth, start, quoted = sql.strip(), [], 0, 5, False
-    assert body[:5].upper() == "WITH ", f"not a WITH query: {body[:40]!r}"
-    for i, ch in enumerate(body):
-        if i < 5: continue
-        if ch == "'": quoted = not quoted
+    if not re.match(r"WITH\s", body, re.I): raise ValueError(f"not a WITH query: {body[:40]!r}")
+    for i, ch in enumerate(body[5:], 5):
+        if ch == "'": quoted = not quoted          # a quote inside a string is written twice: it toggles back
         if quoted: continue
         if ch == "(": depth += 1
         elif ch == ")":
