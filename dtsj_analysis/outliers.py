@@ -7,7 +7,7 @@ Docs: https://dtsj.github.io/dtsj_analysis/outliers.html.md"""
 # %% ../nbs/10_outliers.ipynb #0d064644
 from __future__ import annotations
 import functools, re, warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 import duckdb
 from typing import NamedTuple
 import numpy as np
@@ -21,8 +21,8 @@ from .fmt import fmt_feature
 __all__ = ['MIN_VOLUME', 'PRIOR', 'DUCKDB', 'EXACT', 'PRESCRIBER_SQL', 'PRESCRIBER_STAGES', 'UNITS', 'PRESCRIBER_FEATURES',
            'PHARMACY_SQL', 'PHARMACY_FEATURES', 'FLOOR', 'MODELS', 'EVIDENCE', 'window', 'Feature', 'exact_sum',
            'exact_avg', 'exact_var', 'ctes', 'staged', 'top_partner_sql', 'mean_sql', 'prescriber_sql', 'memory_bytes',
-           'unordered', 'feature_query', 'prescriber_features', 'pharmacy_sql', 'pharmacy_features', 'Evidence',
-           'peer_groups', 'peer_pool', 'feature_values', 'peer_fit', 'deviation', 'evidence', 'score_max_z',
+           'unordered', 'temporary_tables', 'feature_query', 'prescriber_features', 'pharmacy_sql', 'pharmacy_features',
+           'Evidence', 'peer_groups', 'peer_pool', 'feature_values', 'peer_fit', 'deviation', 'evidence', 'score_max_z',
            'score_norm', 'score_robust_z', 'score_isolation_forest', 'local_outlier_factor', 'score_lof',
            'evidence_arrays', 'feature_reasons', 'reasons', 'outlier_rows', 'explain_reasons', 'prescriber_outlier',
            'pharmacy_outlier']
@@ -199,6 +199,17 @@ def unordered(ds: Dataset, share: int = 8):
     try: yield
     finally: con.execute("SET preserve_insertion_order = true")
 
+@contextmanager
+def temporary_tables(ds: Dataset, names=()):
+    """Drop the temporary tables `names` when the block ends. Should the block fail, a drop that fails too is passed over:
+    the error raised is the block's own (an out-of-memory error stays one, and the feature query runs again)."""
+    try: yield
+    except BaseException:
+        for name in names:
+            with suppress(Exception): ds.sql(f"DROP TABLE IF EXISTS temp.{name}")
+        raise
+    for name in names: ds.sql(f"DROP TABLE IF EXISTS temp.{name}")
+
 def feature_query(ds: Dataset, sql: str, stages=(), shares=(8, 4), **params) -> pd.DataFrame:
     """Feature query `sql` run with a `shares[0]`-th of the machine (`unordered`), the CTEs named in `stages` first, each into a
     temporary table (`staged`), which are dropped afterwards. Should DuckDB run out of memory there (a window busier than any
@@ -206,12 +217,9 @@ def feature_query(ds: Dataset, sql: str, stages=(), shares=(8, 4), **params) -> 
     *first, last = staged(sql, stages)
     for i, share in enumerate(shares):
         try:
-            with unordered(ds, share):
-                try:
-                    for step in first: ds.sql(step, **params)
-                    return ds.sql(last, **params)
-                finally:
-                    for name in stages: ds.sql(f"DROP TABLE IF EXISTS temp.{name}")
+            with unordered(ds, share), temporary_tables(ds, stages):
+                for step in first: ds.sql(step, **params)
+                return ds.sql(last, **params)
         except duckdb.OutOfMemoryException:
             if i == len(shares) - 1: raise
             warnings.warn(f"a feature query ran out of memory with a {share}th of the machine; running it again with a {shares[i + 1]}th")
