@@ -10,7 +10,9 @@ DEMO   := data/demo
 
 .PHONY: install sysdeps demo report reports test check-sync nbtest pytest lab bench clean
 
-$(STAMP): pyproject.toml
+# The stamp is named by pyproject.toml's checksum, not dated against it: nbdev-export rewrites the file unchanged, which
+# would otherwise make every later target install again.
+$(STAMP):
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	PYTHONWARNINGS=ignore $(BIN)/pip install -q -e ".[dev]"    # setuptools explains editable installs at length: not news to a newcomer
