@@ -7,6 +7,7 @@ WEEK   ?= 2025-04-21
 REGION ?= navoi
 LANG_  ?= uz
 DEMO   := data/demo
+COMPILE = $(BIN)/python -m compileall -q dtsj_analysis >/dev/null
 
 .PHONY: install sysdeps demo report reports test check-sync nbtest pytest lab bench clean
 
@@ -17,7 +18,7 @@ $(STAMP):
 	$(BIN)/pip install -q --upgrade pip
 	PYTHONWARNINGS=ignore $(BIN)/pip install -q -e ".[dev]"    # setuptools explains editable installs at length: not news to a newcomer
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (dtsj)" >/dev/null
-	$(BIN)/python -m compileall -q dtsj_analysis >/dev/null
+	$(COMPILE)
 	rm -f $(VENV)/.installed-*; touch $@
 
 install: $(STAMP)
@@ -57,7 +58,7 @@ check-sync: $(STAMP)
 	@git status --porcelain -- nbs dtsj_analysis | grep . && { echo "nbdev-export/nbdev-clean changed the files above: run them and commit"; exit 1; } || echo "notebooks and library in sync"
 	@# This environment sets PYTHONDONTWRITEBYTECODE: unless the package is compiled here (nbdev-export has just rewritten
 	@# it), every kernel and command the tests start compiles it again (0.04-0.1 s each, farm-bench 2 x 20 runs).
-	$(BIN)/python -m compileall -q dtsj_analysis >/dev/null
+	$(COMPILE)
 
 nbtest: $(STAMP)
 	$(BIN)/nbdev-test --n-workers 2

@@ -16,9 +16,9 @@ from .reference import REGION_CODES
 from .demo import write_demo
 
 # %% auto #0
-__all__ = ['cmd_ingest', 'stopped_text', 'cmd_validate', 'cmd_demo_data', 'check_out', 'write_table', 'spark_module', 'open_data',
-           'cmd_detect', 'cmd_export', 'cmd_week', 'cmd_report', 'cmd_workbook', 'cmd_verdicts_import', 'check_out_dir',
-           'iso_date', 'region_code', 'parser', 'main']
+__all__ = ['DATA', 'cmd_ingest', 'stopped_text', 'cmd_validate', 'cmd_demo_data', 'check_out', 'write_table', 'spark_module',
+           'open_data', 'cmd_detect', 'cmd_export', 'cmd_week', 'cmd_report', 'cmd_workbook', 'cmd_verdicts_import',
+           'check_out_dir', 'iso_date', 'region_code', 'data_help', 'parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #13e56863
 def cmd_ingest(a) -> int:
@@ -191,6 +191,12 @@ def region_code(s: str) -> str:
     if s not in REGION_CODES: raise argparse.ArgumentTypeError(f"unknown region {s!r}; one of: {', '.join(REGION_CODES)}")
     return s
 
+DATA = ("--data", "--store")   # the dataset a command reads; `--store` as issue 11 spells it for a store
+
+def data_help(tables: str = "tables") -> dict:
+    "The keywords of the `--data` option of a command that reads a dataset."
+    return dict(dest="data", required=True, help=f"a store, or a folder of {tables}, DuckDB file or SQLAlchemy URL")
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dtsj", description="Reimbursement monitoring for DTSJ regional divisions.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -200,7 +206,7 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--full", action="store_true", help="read every table again and replace it (default: only what changed, upserted by key)")
     i.set_defaults(fn=cmd_ingest)
     v = sub.add_parser("validate", help=cmd_validate.__doc__, description=cmd_validate.__doc__)
-    v.add_argument("--data", "--store", dest="data", required=True, help="a store, or a folder of CSV/Parquet/XLSX tables, DuckDB file or SQLAlchemy URL")
+    v.add_argument(*DATA, **data_help("CSV/Parquet/XLSX tables"))
     v.set_defaults(fn=cmd_validate)
     g = sub.add_parser("demo-data", help=cmd_demo_data.__doc__, description=cmd_demo_data.__doc__)
     g.add_argument("--out", default="data/demo", help="folder to write (default data/demo)")
@@ -211,7 +217,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--format", default="parquet", choices=["parquet", "csv", "xlsx"], help="file format of the tables")
     g.set_defaults(fn=cmd_demo_data)
     d = sub.add_parser("detect", help=cmd_detect.__doc__, description=cmd_detect.__doc__)
-    d.add_argument("--data", "--store", dest="data", required=True, help="a store, or a folder of tables, DuckDB file or SQLAlchemy URL")
+    d.add_argument(*DATA, **data_help())
     d.add_argument("--start", required=True, type=iso_date, help="first day of the period, e.g. 2025-04-21")
     d.add_argument("--end", required=True, type=iso_date, help="day after the period, e.g. 2025-04-28")
     d.add_argument("--region", type=region_code, help="keep one region's findings")
@@ -226,7 +232,7 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("--parquet", required=True, help="folder to write (replaced): tables with a date partitioned by week, the others one file each")
     x.set_defaults(fn=cmd_export)
     k = sub.add_parser("week", help=cmd_week.__doc__, description=cmd_week.__doc__)
-    k.add_argument("--data", "--store", dest="data", required=True, help="a store, or a folder of tables, DuckDB file or SQLAlchemy URL")
+    k.add_argument(*DATA, **data_help())
     k.add_argument("--week", required=True, type=iso_date, help="Monday of the week, e.g. 2025-04-21")
     k.add_argument("--history-weeks", type=int, default=8, help="weeks of trends (default 8)")
     k.add_argument("--backfill", type=int, default=0, metavar="N",
@@ -234,7 +240,7 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--force", action="store_true", help="compute the week again even if the store holds an up-to-date model")
     k.set_defaults(fn=cmd_week)
     wb = sub.add_parser("workbook", help=cmd_workbook.__doc__, description=cmd_workbook.__doc__)
-    wb.add_argument("--data", "--store", dest="data", required=True, help="a store, or a folder of tables, DuckDB file or SQLAlchemy URL")
+    wb.add_argument(*DATA, **data_help())
     wb.add_argument("--region", required=True, type=region_code, help="the region")
     wb.add_argument("--week", required=True, type=iso_date, help="Monday of the week, e.g. 2025-04-21")
     wb.add_argument("--lang", default="uz", choices=["uz", "uz-latn", "ru", "en"], help="language (default uz)")
@@ -247,7 +253,7 @@ def parser() -> argparse.ArgumentParser:
     vi.add_argument("--store", required=True, help="the store (a DuckDB file made by dtsj ingest) whose findings the verdicts are about")
     vi.set_defaults(fn=cmd_verdicts_import)
     r = sub.add_parser("report", help=cmd_report.__doc__, description=cmd_report.__doc__)
-    r.add_argument("--data", "--store", dest="data", required=True, help="a store, or a folder of tables, DuckDB file or SQLAlchemy URL")
+    r.add_argument(*DATA, **data_help())
     r.add_argument("--week", required=True, type=iso_date, help="Monday of the reported week, e.g. 2025-04-21")
     r.add_argument("--region", type=region_code, help="one region")
     r.add_argument("--all-regions", action="store_true", help="every region, --jobs at a time, then the national summary")

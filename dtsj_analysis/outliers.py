@@ -203,12 +203,13 @@ def unordered(ds: Dataset, share: int = 8):
 def temporary_tables(ds: Dataset, names=()):
     """Drop the temporary tables `names` when the block ends. Should the block fail, a drop that fails too is passed over:
     the error raised is the block's own (an out-of-memory error stays one, and the feature query runs again)."""
+    drop = lambda name: ds.sql(f"DROP TABLE IF EXISTS temp.{name}")
     try: yield
     except BaseException:
         for name in names:
-            with suppress(Exception): ds.sql(f"DROP TABLE IF EXISTS temp.{name}")
+            with suppress(Exception): drop(name)
         raise
-    for name in names: ds.sql(f"DROP TABLE IF EXISTS temp.{name}")
+    for name in names: drop(name)
 
 def feature_query(ds: Dataset, sql: str, stages=(), shares=(8, 4), **params) -> pd.DataFrame:
     """Feature query `sql` run with a `shares[0]`-th of the machine (`unordered`), the CTEs named in `stages` first, each into a
