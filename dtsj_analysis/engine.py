@@ -25,10 +25,10 @@ __all__ = ['FINDINGS_COLUMNS', 'DETECTORS', 'DETECTOR_MODULES', 'HOME', 'GROUPS'
 FINDINGS_COLUMNS = ["detector", "entity_type", "entity_id", "region", "district", "period_start", "period_end",
                     "score", "amount_at_risk", "explanation"]
 
-def empty_findings() -> pd.DataFrame:
-    "A findings table with no rows."
+def empty_findings(details: bool = False) -> pd.DataFrame:
+    "A findings table with no rows (with the `details` column of unexplained findings if `details`)."
     return pd.DataFrame({c: pd.Series(dtype="float64" if c in ("score", "amount_at_risk") else
-                                      "datetime64[us]" if c.startswith("period") else "str") for c in FINDINGS_COLUMNS})
+                                      "datetime64[us]" if c.startswith("period") else "str") for c in FINDINGS_COLUMNS + ["details"] * details})
 
 @dataclass(frozen=True)
 class Period:
@@ -231,7 +231,7 @@ def detector_ids(kind=None) -> list[str]:
 def run_detector(ds: Dataset, d: Detector, period: Period, lang: str | None = "en", **params) -> pd.DataFrame:
     "Findings of one detector, explained in `lang` (or, when `lang` is None, with the `details` to explain them later)."
     rows = d.fn(ds, period, **{**d.params, **params})
-    if rows is None or len(rows) == 0: return empty_findings()
+    if rows is None or len(rows) == 0: return empty_findings(details=lang is None)
     rows = rows.reset_index(drop=True)
     out = pd.DataFrame({"detector": d.id, "entity_type": rows.get("entity_type", pd.Series([d.entity] * len(rows))).astype("str"),
                         "entity_id": rows.entity_id.astype("str")})
@@ -255,7 +255,7 @@ def run_detectors(ds: Dataset, start, end, region: str | None = None, detectors=
     period, params = Period.of(start, end), params or {}
     chosen = resolve(detectors)
     parts = [run_detector(ds, d, period, lang, **params.get(d.id, {})) for d in chosen]
-    out = pd.concat([p for p in parts if len(p)] or [empty_findings()], ignore_index=True)
+    out = pd.concat([p for p in parts if len(p)] or [empty_findings(details=lang is None)], ignore_index=True)
     if region is not None: out = out[out.region == region]
     order = {d.id: i for i, d in enumerate(chosen)}
     out = out.assign(_o=out.detector.map(order)).sort_values(["_o", "score", "entity_id"], ascending=[True, False, True], kind="stable")

@@ -79,7 +79,7 @@ def render_headline(r: WeeklyReport) -> str:
                    f'<td class="num">{esc(fmt_change(now[k], before.get(k), L))}</td></tr>'
                    for k in ("rx_issued", "rx_dispensed", "fill_rate", "patients", "amount", "new_contracts"))
     head = "".join(f"<th>{esc(t(k, L))}</th>" for k in ("indicator", "this_week", "prev_week", "change"))
-    s = r.tables["summary"]; s = s[s.detector.map(lambda d: DETECTORS[d].kind != "outlier")]
+    s = r.tables["summary"]; s = s[~s.detector.isin(detector_ids("outlier"))]     # detector_ids loads the registry: a kernel may not have yet
     fs = "".join(f'<tr><td class="txt">{esc(detector_title(x.detector, L))}</td><td class="num">{figure("findings:" + x.detector, x.count, fmt_int(x.count, L))}</td>'
                  f'<td class="num">{esc(fmt_int(x.prev, L))}</td><td class="num">{esc(fmt_money(x.amount_at_risk, L) if x.amount_at_risk else "—")}</td></tr>'
                  for x in s.itertuples())

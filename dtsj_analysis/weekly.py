@@ -593,7 +593,7 @@ def history(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     load_detectors()
     grid = regions_frame().merge(pd.DataFrame({"detector": list(DETECTORS)}), how="cross")
     now, past, v = w.findings, w.earlier, w.verdicts
-    rules = lambda f: f[f.detector.map(lambda d: DETECTORS[d].kind != "outlier")]
+    rules = lambda f: f[~f.detector.isin(detector_ids("outlier"))]     # a boolean mask even when `f` is empty (a map of no rows is not one)
     seen = set(identities(past)) if len(past) else set()
     dropped = set(identities(w.dismissed_earlier)) if len(w.dismissed_earlier) else set()
     n = rules(now)

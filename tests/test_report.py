@@ -160,3 +160,18 @@ def test_monitoring_parts_equal_the_library(demo, lang):
     assert len(gaps) + len(folded) and all(esc(e) in html for e in gaps.explanation)
     acts = T["activities"]
     assert len(acts) and all(esc(x) in html and esc(in_script(x, lang)) in html for x in acts.text)   # as written, and in the page's script
+
+def test_a_week_without_findings_renders(tmp_path):
+    "A week in which no detector flags anything (a small, clean dataset) still gives a page: the kernel has not loaded the detector registry yet."
+    from dtsj_analysis.load import tiny_tables, ingest, Dataset
+    from dtsj_analysis.weekly import save_week
+    from dtsj_analysis.publish import render_region
+    store = tmp_path / "s.duckdb"; ingest(tiny_tables(), store)
+    ds = Dataset.open(store)
+    try: m = week_model(ds, WEEK, outliers=False)
+    finally: ds.close()
+    assert len(m["findings"]) == 0 and m["status"].set_index("region").status["navoi"] == "ok"
+    save_week(store, m)
+    html = render_region(store, "navoi", WEEK, "uz", tmp_path / "out", pdf=False)["html"].read_text()
+    fig = figures(html)
+    assert fig["rx_issued"] == "1" and fig["findings:inactive_outlet"] == "0"
