@@ -228,23 +228,25 @@ def volumes(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
         WITH rx AS (SELECT r.prescription_id, f.region, date_trunc('week', r.issued_at) AS week
                     FROM prescriptions r JOIN facilities f USING (facility_id)
                     WHERE {REIMBURSED} AND r.issued_at >= $first AND r.issued_at < $end),
-        first_fill AS (SELECT d.prescription_id, ph.region, min(d.dispensed_at) AS at
-                       FROM dispensings d JOIN pharmacies ph USING (pharmacy_id)
-                       WHERE d.dispensed_at < $end AND d.prescription_id IN (SELECT prescription_id FROM rx) GROUP BY ALL),
-        issued AS (SELECT rx.region, rx.week, count(*) AS rx_issued,
-                          count(*) FILTER (WHERE ff.at < rx.week + INTERVAL 7 DAY) AS filled
-                   FROM rx LEFT JOIN first_fill ff USING (prescription_id, region) GROUP BY ALL),
-        served AS (SELECT ph.region, date_trunc('week', d.dispensed_at) AS week, count(DISTINCT d.prescription_id) AS rx_dispensed,
-                          count(DISTINCT r.patient_id) AS patients, sum(d.amount_claimed) AS amount
-                   FROM dispensings d JOIN prescriptions r USING (prescription_id) JOIN pharmacies ph USING (pharmacy_id)
-                   WHERE {REIMBURSED} AND d.dispensed_at >= $first AND d.dispensed_at < $end GROUP BY ALL),
+        filled AS (SELECT rx.region, rx.week, count(*) AS filled
+                   FROM rx SEMI JOIN (SELECT d.prescription_id, ph.region, d.dispensed_at FROM dispensings d JOIN pharmacies ph USING (pharmacy_id)
+                                      WHERE d.dispensed_at < $end) x
+                        ON x.prescription_id = rx.prescription_id AND x.region = rx.region AND x.dispensed_at < rx.week + INTERVAL 7 DAY
+                   GROUP BY ALL),
+        issued AS (SELECT region, week, count(*) AS rx_issued FROM rx GROUP BY ALL),
+        per_rx AS (SELECT ph.region, date_trunc('week', d.dispensed_at) AS week, d.prescription_id, sum(d.amount_claimed) AS amount
+                   FROM dispensings d JOIN pharmacies ph USING (pharmacy_id)
+                   WHERE d.dispensed_at >= $first AND d.dispensed_at < $end GROUP BY ALL),
+        served AS (SELECT s.region, s.week, count(*) AS rx_dispensed, count(DISTINCT r.patient_id) AS patients, sum(s.amount) AS amount
+                   FROM per_rx s JOIN prescriptions r USING (prescription_id) WHERE {REIMBURSED} GROUP BY ALL),
         signed AS (SELECT ph.region, date_trunc('week', c.start_date) AS week, count(*) AS new_contracts
                    FROM contracts c JOIN pharmacies ph USING (pharmacy_id) WHERE c.start_date >= $first AND c.start_date < $end GROUP BY ALL)
         SELECT region, week, coalesce(i.rx_issued, 0) AS rx_issued, coalesce(s.rx_dispensed, 0) AS rx_dispensed,
-               i.filled / nullif(i.rx_issued, 0) AS fill_rate, coalesce(s.patients, 0) AS patients, coalesce(s.amount, 0.0) AS amount,
+               coalesce(f.filled, 0) / nullif(i.rx_issued, 0) AS fill_rate, coalesce(s.patients, 0) AS patients, coalesce(s.amount, 0.0) AS amount,
                coalesce(n.new_contracts, 0) AS new_contracts
         FROM (SELECT unnest($regions) AS region) CROSS JOIN (SELECT unnest($weeks) AS week)
-             LEFT JOIN issued i USING (region, week) LEFT JOIN served s USING (region, week) LEFT JOIN signed n USING (region, week)
+             LEFT JOIN issued i USING (region, week) LEFT JOIN filled f USING (region, week) LEFT JOIN served s USING (region, week)
+             LEFT JOIN signed n USING (region, week)
         ORDER BY region, week""", first=first, end=w.period.end, regions=list(REGION_CODES), weeks=[p.start for p in w.weeks])
     return v.astype({"rx_issued": "int64", "rx_dispensed": "int64", "patients": "int64", "amount": "float64", "fill_rate": "float64", "new_contracts": "int64"})
 
@@ -698,11 +700,12 @@ def history_key(ds: Dataset, p: Period) -> str:
     return f"{','.join(weeks)}|{len(v)}|{v.checked_on.max() if len(v) else ''}"
 
 def previous_findings(ds: Dataset, p: Period) -> pd.DataFrame:
-    "The rule and behaviour findings of the week before `p`: kept in the store, or computed."
-    if p.shift(-1).start in kept_weeks(ds):
+    "The rule and behaviour findings of the week before `p`: kept in the store, or computed (without names: only their count per region and detector is used)."
+    q = p.shift(-1)
+    if q.start in kept_weeks(ds):
         return ds.sql("SELECT * EXCLUDE (model_week, model_row) FROM findings WHERE model_week = $w AND detector NOT IN (SELECT unnest($o))",
-                      w=p.shift(-1).start, o=detector_ids("outlier") or [""])
-    return week_findings(ds, p.shift(-1), outliers=False)
+                      w=q.start, o=detector_ids("outlier") or [""])
+    return run_detectors(ds, q.start, q.end, detectors=rule_ids(), lang=None)
 
 # %% ../nbs/07_weekly.ipynb #c1453bc3
 def save_findings(con, week: pd.Timestamp, f: pd.DataFrame):
