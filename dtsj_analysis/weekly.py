@@ -366,7 +366,7 @@ AGE_BUCKETS = [(0, 30, "age_0_30"), (31, 60, "age_31_60"), (61, 90, "age_61_90")
 def by_district(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Dispensings, patients and amount reimbursed in the week per region and district of the pharmacy."
     return ds.sql(f"""
-        SELECT ph.region, ph.district, count(*) AS dispensings, count(DISTINCT r.patient_id) AS patients, sum(d.amount_claimed) AS amount
+        SELECT ph.region, ph.district, count(*) AS dispensings, count(DISTINCT r.patient_id) AS patients, round(sum(d.amount_claimed), 2) AS amount
         FROM dispensings d JOIN prescriptions r USING (prescription_id) JOIN pharmacies ph USING (pharmacy_id)
         WHERE {REIMBURSED} AND d.dispensed_at >= $start AND d.dispensed_at < $end
         GROUP BY ALL ORDER BY region, amount DESC, district""", **w.params())
@@ -382,7 +382,7 @@ def payments(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
 @model_table
 def balances(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Each pharmacy with claims or payments up to the week's end: claimed, paid, balance, unpaid claims by age; per region, largest balance first."
-    paid = ("SELECT pharmacy_id, sum(amount) AS paid FROM payments WHERE paid_on < $end GROUP BY ALL" if "payments" in ds
+    paid = ("SELECT pharmacy_id, round(sum(amount), 2) AS paid FROM payments WHERE paid_on < $end GROUP BY ALL" if "payments" in ds
             else "SELECT NULL::VARCHAR AS pharmacy_id, 0.0 AS paid WHERE false")
     buckets = ", ".join(f"coalesce(sum(u.unpaid) FILTER (WHERE u.age BETWEEN {lo} AND {hi}), 0.0) AS {k}" for lo, hi, k in AGE_BUCKETS)
     return ds.sql(f"""
@@ -394,7 +394,7 @@ def balances(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
               FROM claims c LEFT JOIN paid p USING (pharmacy_id)),
         u AS (SELECT pharmacy_id, amt, greatest(cum - greatest(settled, cum - amt), 0) AS unpaid,
                      date_diff('day', day, CAST($end AS TIMESTAMP) - INTERVAL 1 DAY) AS age FROM c),
-        per AS (SELECT pharmacy_id, sum(amt) AS claimed, {buckets} FROM u GROUP BY ALL)
+        per AS (SELECT pharmacy_id, round(sum(amt), 2) AS claimed, {buckets} FROM u GROUP BY ALL)
         SELECT ph.region, ph.pharmacy_id, ph.name, ph.district, coalesce(per.claimed, 0.0) AS claimed, coalesce(p.paid, 0.0) AS paid,
                coalesce(per.claimed, 0.0) - coalesce(p.paid, 0.0) AS balance, {', '.join(f'coalesce(per.{k}, 0.0) AS {k}' for _, _, k in AGE_BUCKETS)}
         FROM pharmacies ph LEFT JOIN per USING (pharmacy_id) LEFT JOIN paid p USING (pharmacy_id)
@@ -426,7 +426,7 @@ def reserve(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     ds.con.register("_f", f)
     try: return ds.sql("""
         WITH generic AS (SELECT atc_code, arg_min(generic_name, _row) AS generic FROM drugs GROUP BY ALL)
-        SELECT f.region, f.district, fa.name AS facility, r.atc_code, g.generic, count(*) AS n, sum(f.amount_at_risk) AS amount
+        SELECT f.region, f.district, fa.name AS facility, r.atc_code, g.generic, count(*) AS n, round(sum(f.amount_at_risk), 2) AS amount
         FROM _f f JOIN prescriptions r ON r.prescription_id = f.entity_id LEFT JOIN facilities fa ON fa.facility_id = r.facility_id
              LEFT JOIN generic g ON g.atc_code = r.atc_code
         GROUP BY ALL ORDER BY region, n DESC, amount DESC, facility, atc_code""")
