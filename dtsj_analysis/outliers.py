@@ -21,11 +21,11 @@ from .fmt import fmt_feature
 __all__ = ['MIN_VOLUME', 'PRIOR', 'DUCKDB', 'EXACT', 'PRESCRIBER_SQL', 'PRESCRIBER_STAGES', 'UNITS', 'PRESCRIBER_FEATURES',
            'PHARMACY_SQL', 'PHARMACY_FEATURES', 'FLOOR', 'MODELS', 'EVIDENCE', 'window', 'Feature', 'exact_sum',
            'exact_avg', 'exact_var', 'ctes', 'staged', 'top_partner_sql', 'mean_sql', 'prescriber_sql', 'memory_bytes',
-           'unordered', 'temporary_tables', 'feature_query', 'prescriber_features', 'pharmacy_sql', 'pharmacy_features',
-           'Evidence', 'peer_groups', 'peer_pool', 'feature_values', 'peer_fit', 'deviation', 'evidence', 'score_max_z',
-           'score_norm', 'score_robust_z', 'score_isolation_forest', 'local_outlier_factor', 'score_lof',
-           'evidence_arrays', 'feature_reasons', 'reasons', 'outlier_rows', 'explain_reasons', 'prescriber_outlier',
-           'pharmacy_outlier']
+           'afterwards', 'unordered', 'temporary_tables', 'feature_query', 'prescriber_features', 'pharmacy_sql',
+           'pharmacy_features', 'Evidence', 'peer_groups', 'peer_pool', 'feature_values', 'peer_fit', 'deviation',
+           'evidence', 'score_max_z', 'score_norm', 'score_robust_z', 'score_isolation_forest', 'local_outlier_factor',
+           'score_lof', 'evidence_arrays', 'feature_reasons', 'reasons', 'outlier_rows', 'explain_reasons',
+           'prescriber_outlier', 'pharmacy_outlier']
 
 # %% ../nbs/10_outliers.ipynb #d6660897
 MIN_VOLUME = 5   # events an entity needs before its own rates count as evidence
@@ -187,29 +187,33 @@ def memory_bytes(text: str) -> float:
     return float(num) * UNITS.get(unit, 1)
 
 @contextmanager
+def afterwards(*steps):
+    """Run `steps` (functions) when the block ends. Should the block fail, a step that fails too is passed over: the error
+    raised is the block's own (an out-of-memory error stays one, and the feature query runs again)."""
+    try: yield
+    except BaseException:
+        for step in steps:
+            with suppress(Exception): step()
+        raise
+    for step in steps: step()
+
+@contextmanager
 def unordered(ds: Dataset, share: int = 8):
     """DuckDB free to keep intermediate rows in any order (a feature query orders its own result), and given at least a
-    `share`-th of the machine's memory (a limit is never lowered)."""
+    `share`-th of the machine's memory (a limit is never lowered); the order setting is put back as it was."""
     con = getattr(ds, "con", None)
     if not hasattr(con, "execute"): yield; return          # another engine: nothing to set
     want = duckdb_config(share)["memory_limit"]
     if memory_bytes(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]) < 0.95 * memory_bytes(want):   # printed rounded
         con.execute(f"SET memory_limit = '{want}'")
+    before = bool(con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0])
     con.execute("SET preserve_insertion_order = false")
-    try: yield
-    finally: con.execute("SET preserve_insertion_order = true")
+    with afterwards(lambda: con.execute(f"SET preserve_insertion_order = {str(before).lower()}")): yield
 
 @contextmanager
 def temporary_tables(ds: Dataset, names=()):
-    """Drop the temporary tables `names` when the block ends. Should the block fail, a drop that fails too is passed over:
-    the error raised is the block's own (an out-of-memory error stays one, and the feature query runs again)."""
-    drop = lambda name: ds.sql(f"DROP TABLE IF EXISTS temp.{name}")
-    try: yield
-    except BaseException:
-        for name in names:
-            with suppress(Exception): drop(name)
-        raise
-    for name in names: drop(name)
+    "Drop the temporary tables `names` when the block ends (`afterwards`: a failed block's error is the one raised)."
+    with afterwards(*[functools.partial(ds.sql, f"DROP TABLE IF EXISTS temp.{name}") for name in names]): yield
 
 def feature_query(ds: Dataset, sql: str, stages=(), shares=(8, 4), **params) -> pd.DataFrame:
     """Feature query `sql` run with a `shares[0]`-th of the machine (`unordered`), the CTEs named in `stages` first, each into a
