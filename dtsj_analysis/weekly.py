@@ -18,7 +18,7 @@ from .fmt import fmt_int, fmt_dec, money_unit, fmt_money, fmt_pct, fmt_change, f
 from .schema import ident
 from .load import Dataset, writing, attach, duckdb_config
 from .engine import Period, run_detectors, DETECTORS, load_detectors, detector_ids, explain_findings, FINDINGS_COLUMNS, rows_of
-from .rules import outlet_counts, age_sql, REIMBURSED
+from .rules import outlet_counts, age_sql, facts_table, REIMBURSED
 from .privacy import redact_tables
 
 # %% auto #0
@@ -337,14 +337,13 @@ def categories(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Patients served in the week per region and category (cat_child, cat_elderly, cat_benefit, cat_other)."
     load_detectors(); p = DETECTORS["unfilled_protected"].params
     c = ds.sql(f"""
-        WITH d AS (SELECT ph.region, r.patient_id, arg_min(r.issued_at, d.dispensing_id) AS issued_at
-                   FROM dispensings d JOIN prescriptions r USING (prescription_id) JOIN pharmacies ph USING (pharmacy_id)
-                   WHERE {REIMBURSED} AND d.dispensed_at >= $start AND d.dispensed_at < $end GROUP BY ALL),
+        WITH d AS (SELECT ph.region, d.rx_patient_id AS patient_id, arg_min(d.rx_issued_at, d.dispensing_id) AS issued_at
+                   FROM {facts_table(ds, w.period)} d JOIN pharmacies ph USING (pharmacy_id) WHERE d.rx_reimbursed GROUP BY ALL),
         a AS (SELECT d.region, {age_sql('p.birth_date', 'd.issued_at')} AS age, trim(coalesce(p.benefit_category, '')) AS benefit
               FROM d LEFT JOIN patients p USING (patient_id))
         SELECT region, CASE WHEN age < $child THEN 'cat_child' WHEN age >= $elderly THEN 'cat_elderly'
                             WHEN benefit <> '' THEN 'cat_benefit' ELSE 'cat_other' END AS category, count(*) AS patients
-        FROM a GROUP BY ALL""", **w.params(), child=p["child_under"], elderly=p["elderly_from"])
+        FROM a GROUP BY ALL""", child=p["child_under"], elderly=p["elderly_from"])
     grid = regions_frame().merge(pd.DataFrame({"category": ["cat_child", "cat_elderly", "cat_benefit", "cat_other"]}), how="cross")
     return grid.merge(c, how="left").fillna({"patients": 0}).astype({"patients": "int64"})
 
@@ -366,10 +365,9 @@ AGE_BUCKETS = [(0, 30, "age_0_30"), (31, 60, "age_31_60"), (61, 90, "age_61_90")
 def by_district(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Dispensings, patients and amount reimbursed in the week per region and district of the pharmacy."
     return ds.sql(f"""
-        SELECT ph.region, ph.district, count(*) AS dispensings, count(DISTINCT r.patient_id) AS patients, round(sum(d.amount_claimed), 2) AS amount
-        FROM dispensings d JOIN prescriptions r USING (prescription_id) JOIN pharmacies ph USING (pharmacy_id)
-        WHERE {REIMBURSED} AND d.dispensed_at >= $start AND d.dispensed_at < $end
-        GROUP BY ALL ORDER BY region, amount DESC, district""", **w.params())
+        SELECT ph.region, ph.district, count(*) AS dispensings, count(DISTINCT d.rx_patient_id) AS patients, round(sum(d.amount_claimed), 2) AS amount
+        FROM {facts_table(ds, w.period)} d JOIN pharmacies ph USING (pharmacy_id) WHERE d.rx_reimbursed
+        GROUP BY ALL ORDER BY region, amount DESC, district""")
 
 @model_table
 def payments(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
