@@ -15,8 +15,8 @@ import dtsj_analysis
 from . import __version__
 from .reference import LANGS, WRITTEN_IN, REGION_CODES, region_name, in_lang
 from .fmt import fmt_int, fmt_dec, fmt_money, fmt_change, fmt_week, money_unit
-from .engine import DETECTORS, GROUPS, Period, load_detectors, group_title
-from .weekly import t, TEXT, WeekModel, load_week, check_week
+from .engine import DETECTORS, GROUPS, Period, group_title
+from .weekly import t, TEXT, WeekModel, load_week, check_week, rule_ids
 from .publish import esc, figure, png_data_uri, report_paths, publish_notebook, write_index, saved_meta, verdicts_table, provenance_html
 
 # %% auto #0
@@ -88,7 +88,7 @@ STATUS_ORDER = {"ok": 0, "stopped": 1, "no_data": 2}
 
 def rated_detectors() -> list:
     "Detectors counted in findings per 10,000: all but the outlier models."
-    load_detectors(); return [d for d, x in DETECTORS.items() if x.kind != "outlier"]
+    return rule_ids()
 
 def rated_groups() -> list:
     "Report groups of the rated detectors, in declaration order."

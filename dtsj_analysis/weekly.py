@@ -24,13 +24,13 @@ from .privacy import redact_tables
 # %% auto #0
 __all__ = ['TEXT', 'MODEL', 'AGE_BUCKETS', 'WORK_HOURS', 'REGION_WIDE', 'FAR_ABOVE', 'HISTORY_WEEKS', 'IDENTITY', 't',
            'check_week', 'model_table', 'WeekInputs', 'regions_frame', 'volumes', 'rule_ids', 'week_findings',
-           'prescription_ids', 'entity_names', 'medicine_label', 'display_name', 'findings', 'summary', 'categories',
-           'unfilled', 'by_district', 'payments', 'balances', 'outlets', 'reserve', 'hourly', 'gaps', 'load',
-           'contracts', 'not_ready', 'defectura', 'activities', 'appeals', 'identities', 'earlier_findings',
-           'verdicts_known', 'identity_verdicts', 'weeks_running', 'history', 'dismissed_earlier', 'with_history',
-           'status_of', 'left_out', 'WeekModel', 'week_model', 'kept_weeks', 'history_key', 'previous_findings',
-           'save_findings', 'save_table', 'save_week', 'backfill', 'load_week', 'channel_name', 'WeeklyReport',
-           'region_report', 'weekly_report']
+           'prescription_ids', 'entity_names', 'medicine_label', 'display_name', 'findings', 'summary',
+           'week_reimbursed', 'categories', 'unfilled', 'by_district', 'payments', 'balances', 'outlets', 'reserve',
+           'hourly', 'gaps', 'load', 'contracts', 'not_ready', 'defectura', 'activities', 'appeals', 'identities',
+           'earlier_findings', 'verdicts_known', 'identity_verdicts', 'weeks_running', 'history', 'dismissed_earlier',
+           'with_history', 'status_of', 'left_out', 'WeekModel', 'week_model', 'kept_weeks', 'history_key',
+           'previous_findings', 'save_findings', 'save_table', 'save_week', 'backfill', 'load_week', 'channel_name',
+           'WeeklyReport', 'region_report', 'weekly_report']
 
 # %% ../nbs/07_weekly.ipynb #2194ffd1
 TEXT = {
@@ -328,17 +328,21 @@ def summary(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     now = w.findings.groupby(["region", "detector"]).agg(count=("entity_id", "size"), amount_at_risk=("amount_at_risk", "sum")).reset_index()
     prev = w.prev_findings.groupby(["region", "detector"]).size().rename("prev").reset_index()
     out = grid.merge(now, how="left").merge(prev, how="left").fillna({"count": 0, "amount_at_risk": 0.0, "prev": 0})
-    out.loc[out.detector.map(lambda d: DETECTORS[d].kind == "outlier"), "prev"] = np.nan
+    out.loc[out.detector.isin(detector_ids("outlier")), "prev"] = np.nan
     return out.astype({"count": "int64", "amount_at_risk": "float64"})
 
 # %% ../nbs/07_weekly.ipynb #792ebf10
+def week_reimbursed(ds: Dataset, w: WeekInputs) -> str:
+    "SQL: the week's dispensings of reimbursed prescriptions at the store's pharmacies, with their facts (`facts_table`) as `d` and the pharmacy as `ph`."
+    return f"{facts_table(ds, w.period)} d JOIN pharmacies ph USING (pharmacy_id) WHERE d.rx_reimbursed"
+
 @model_table
 def categories(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Patients served in the week per region and category (cat_child, cat_elderly, cat_benefit, cat_other)."
     load_detectors(); p = DETECTORS["unfilled_protected"].params
     c = ds.sql(f"""
         WITH d AS (SELECT ph.region, d.rx_patient_id AS patient_id, arg_min(d.rx_issued_at, d.dispensing_id) AS issued_at
-                   FROM {facts_table(ds, w.period)} d JOIN pharmacies ph USING (pharmacy_id) WHERE d.rx_reimbursed GROUP BY ALL),
+                   FROM {week_reimbursed(ds, w)} GROUP BY ALL),
         a AS (SELECT d.region, {age_sql('p.birth_date', 'd.issued_at')} AS age, trim(coalesce(p.benefit_category, '')) AS benefit
               FROM d LEFT JOIN patients p USING (patient_id))
         SELECT region, CASE WHEN age < $child THEN 'cat_child' WHEN age >= $elderly THEN 'cat_elderly'
@@ -366,7 +370,7 @@ def by_district(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Dispensings, patients and amount reimbursed in the week per region and district of the pharmacy."
     return ds.sql(f"""
         SELECT ph.region, ph.district, count(*) AS dispensings, count(DISTINCT d.rx_patient_id) AS patients, round(sum(d.amount_claimed), 2) AS amount
-        FROM {facts_table(ds, w.period)} d JOIN pharmacies ph USING (pharmacy_id) WHERE d.rx_reimbursed
+        FROM {week_reimbursed(ds, w)}
         GROUP BY ALL ORDER BY region, amount DESC, district""")
 
 @model_table
@@ -593,7 +597,8 @@ def history(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     load_detectors()
     grid = regions_frame().merge(pd.DataFrame({"detector": list(DETECTORS)}), how="cross")
     now, past, v = w.findings, w.earlier, w.verdicts
-    rules = lambda f: f[~f.detector.isin(detector_ids("outlier"))]     # a boolean mask even when `f` is empty (a map of no rows is not one)
+    outliers = detector_ids("outlier")
+    rules = lambda f: f[~f.detector.isin(outliers)]     # a boolean mask even when `f` is empty (a map of no rows is not one)
     seen = set(identities(past)) if len(past) else set()
     dropped = set(identities(w.dismissed_earlier)) if len(w.dismissed_earlier) else set()
     n = rules(now)
@@ -611,8 +616,7 @@ def history(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
         out = out.merge(counts[k].rename(k).reset_index() if k in counts else pd.DataFrame(columns=["region", "detector", k]), how="left")
     out = out.fillna({"new": 0, "open_earlier": 0, "confirmed": 0, "dismissed": 0}).astype({"new": "int64", "open_earlier": "int64", "confirmed": "int64", "dismissed": "int64"})
     out["precision"] = out.confirmed / (out.confirmed + out.dismissed).replace(0, np.nan)
-    outl = out.detector.map(lambda d: DETECTORS[d].kind == "outlier")
-    out.loc[outl, ["new", "open_earlier"]] = -1          # not counted for the outlier detectors (shown as —)
+    out.loc[out.detector.isin(outliers), ["new", "open_earlier"]] = -1          # not counted for the outlier detectors (shown as —)
     return out
 
 @model_table
