@@ -55,7 +55,7 @@ def doctor_shopping(ds, period, lookback_days=90):
                    FROM involved i JOIN in_window w ON w.prescription_id = i.prescription_id
                         LEFT JOIN facilities fa ON fa.facility_id = w.facility_id),
         claimed AS (SELECT prescription_id, sum(amount_claimed) AS claimed FROM dispensings
-                    WHERE prescription_id IN (SELECT prescription_id FROM involved) GROUP BY prescription_id),
+                    WHERE prescription_id IN (SELECT prescription_id FROM involved) AND dispensed_at < $end GROUP BY prescription_id),
         patient AS (SELECT patient_id, count(DISTINCT prescription_id) AS n_rx, count(DISTINCT prescriber_id) AS n_prescribers,
                            array_to_string(list_sort(list_distinct(list(atc_code))), ', ') AS atc_code
                     FROM placed GROUP BY patient_id),

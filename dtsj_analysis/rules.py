@@ -16,8 +16,8 @@ __all__ = ['REIMBURSED', 'DISPENSING_FACTS', 'IN_PERIOD', 'ATC_PRICE', 'RX_VALUE
            'dispensing_facts', 'facts_table', 'reimbursed_dispensings', 'lookup', 'age_on', 'age_sql', 'contracted_sql',
            'fully_contracted', 'contract_days', 'reserve_stock_rx', 'outlet_counts', 'inactive_outlet',
            'median_of_others', 'low_activity_outlet', 'benefit_sql', 'unfilled_protected', 'dispensing_rows',
-           'dispense_without_rx', 'over_dispensed', 'dispense_out_of_window', 'price_above_reference', 'drug_mismatch',
-           'outlet_not_contracted', 'after_death']
+           'dispense_without_rx', 'over_dispensed', 'dispense_out_of_window', 'exact', 'price_above_reference',
+           'drug_mismatch', 'outlet_not_contracted', 'after_death']
 
 # %% ../nbs/05_rules.ipynb #e2dec669
 REIMBURSED = "coalesce(reimbursed, false)"
@@ -301,6 +301,11 @@ def dispense_out_of_window(ds, period):
                            issued_at="d.rx_issued_at", valid_until="d.rx_valid_until")
 
 # %% ../nbs/05_rules.ipynb #8beacc4d
+def exact(x: str) -> str:
+    "SQL: the number `x` as an exact decimal (six places), for a comparison at a boundary of money or quantity."
+    return f"CAST({x} AS DECIMAL(38,6))"
+
+# %% ../nbs/05_rules.ipynb #3336b25a
 @detector("price_above_reference", "dispensing",
     {"uz": "Талаб қилинган нарх референт нархдан юқори", "ru": "Заявленная цена выше референтной",
      "en": "Claimed price above the reference price"},
@@ -314,9 +319,10 @@ def dispense_out_of_window(ds, period):
                 "en": "A dispensing in the period whose claimed amount exceeds the quantity times the drug's reference price by more than {tolerance:.0%}."})
 def price_above_reference(ds, period, tolerance=0.01):
     ref, ratio = "(d.quantity * d.reference_price)", "(d.amount_claimed / nullif(d.quantity * d.reference_price, 0))"
-    return dispensing_rows(ds, period, f"d.amount_claimed > {ref} * (1 + $tolerance)", params={"tolerance": tolerance},
-                           score=f"coalesce(least(1.0, greatest({ratio} - 1, 0)), 1.0)", amount=f"d.amount_claimed - {ref}",
-                           reference_amount=ref, ratio_pct=f"{ratio} * 100")
+    over = f"{exact('d.amount_claimed')} > {exact('d.quantity')} * {exact('d.reference_price')} * CAST(1 + $tolerance AS DECIMAL(18,6))"
+    return dispensing_rows(ds, period, over, params={"tolerance": tolerance},
+                           score=f"CASE WHEN {ratio} IS NULL THEN 1.0 ELSE least(1.0, greatest({ratio} - 1, 0)) END",   # no reference: the worst
+                           amount=f"d.amount_claimed - {ref}", reference_amount=ref, ratio_pct=f"{ratio} * 100")
 
 # %% ../nbs/05_rules.ipynb #0fc72edd
 @detector("drug_mismatch", "dispensing",
