@@ -58,8 +58,8 @@ WHERE dispensed_at >= $start AND cumulative > rx_quantity;
 SELECT 'dispense_out_of_window' AS detector, dispensing_id AS entity_id FROM facts
 WHERE found AND (dispensed_at < issued_at OR CAST(dispensed_at AS DATE) > valid_until);
 
-SELECT 'price_above_reference' AS detector, dispensing_id AS entity_id FROM facts
-WHERE amount_claimed > quantity * reference_price * 1.01;
+SELECT 'price_above_reference' AS detector, dispensing_id AS entity_id FROM facts   -- money compared exactly, not in DOUBLE
+WHERE CAST(amount_claimed AS DECIMAL(38,6)) > CAST(quantity AS DECIMAL(38,6)) * CAST(reference_price AS DECIMAL(38,6)) * 1.01;
 
 SELECT 'drug_mismatch' AS detector, dispensing_id AS entity_id FROM facts WHERE found AND drug_atc <> rx_atc;
 
