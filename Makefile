@@ -63,8 +63,11 @@ check-sync: $(STAMP)
 nbtest: $(STAMP)
 	$(BIN)/nbdev-test --n-workers 2
 
+# Two pytest workers, each taking whole test files (a module's Spark session, PostgreSQL server and demo store are made once):
+# much of the suite waits on kernels, Chromium, LibreOffice and the JVM, so two run in about two thirds of one's time.
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP) sysdeps
-	$(BIN)/pytest -q; rc=$$?; [ $$rc -eq 5 ] && exit 0 || exit $$rc
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile; rc=$$?; [ $$rc -eq 5 ] && exit 0 || exit $$rc
 
 test: check-sync nbtest pytest
 
