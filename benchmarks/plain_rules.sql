@@ -50,10 +50,10 @@ SELECT 'dispense_without_rx' AS detector, dispensing_id AS entity_id FROM facts 
 
 SELECT 'over_dispensed' AS detector, dispensing_id AS entity_id FROM (
   SELECT x.dispensing_id, x.dispensed_at, r.quantity AS rx_quantity,
-         sum(x.quantity) OVER (PARTITION BY x.prescription_id ORDER BY x.dispensed_at, x.dispensing_id) AS cumulative
+         sum(CAST(x.quantity AS DECIMAL(38,6))) OVER (PARTITION BY x.prescription_id ORDER BY x.dispensed_at, x.dispensing_id) AS cumulative
   FROM dispensings x JOIN prescriptions r USING (prescription_id)
   WHERE x.prescription_id IN (SELECT prescription_id FROM facts) AND x.dispensed_at < $end)
-WHERE dispensed_at >= $start AND cumulative > rx_quantity;
+WHERE dispensed_at >= $start AND cumulative > CAST(rx_quantity AS DECIMAL(38,6));   -- quantities added exactly, not in DOUBLE
 
 SELECT 'dispense_out_of_window' AS detector, dispensing_id AS entity_id FROM facts
 WHERE found AND (dispensed_at < issued_at OR CAST(dispensed_at AS DATE) > valid_until);

@@ -15,9 +15,9 @@ from .load import Dataset
 __all__ = ['REIMBURSED', 'DISPENSING_FACTS', 'IN_PERIOD', 'ATC_PRICE', 'RX_VALUE', 'FULLY_CONTRACTED', 'BENEFITS',
            'dispensing_facts', 'facts_table', 'reimbursed_dispensings', 'lookup', 'age_on', 'age_sql', 'contracted_sql',
            'fully_contracted', 'contract_days', 'reserve_stock_rx', 'outlet_counts', 'inactive_outlet',
-           'median_of_others', 'low_activity_outlet', 'benefit_sql', 'unfilled_protected', 'dispensing_rows',
-           'dispense_without_rx', 'over_dispensed', 'dispense_out_of_window', 'exact', 'price_above_reference',
-           'drug_mismatch', 'outlet_not_contracted', 'after_death']
+           'median_of_others', 'low_activity_outlet', 'benefit_sql', 'unfilled_protected', 'dispensing_rows', 'exact',
+           'dispense_without_rx', 'over_dispensed', 'dispense_out_of_window', 'price_above_reference', 'drug_mismatch',
+           'outlet_not_contracted', 'after_death']
 
 # %% ../nbs/05_rules.ipynb #e2dec669
 REIMBURSED = "coalesce(reimbursed, false)"
@@ -252,7 +252,12 @@ def dispensing_rows(ds: Dataset, period: Period, where: str, score="1.0", amount
         FROM {facts_table(ds, period)} d {join}
         WHERE {where} ORDER BY d.dispensing_id""", start=period.start, end=period.end, **(params or {}))
 
-# %% ../nbs/05_rules.ipynb #ff833490
+# %% ../nbs/05_rules.ipynb #8beacc4d
+def exact(x: str) -> str:
+    "SQL: the number `x` as an exact decimal (six places), for a comparison at a boundary of money or quantity."
+    return f"CAST({x} AS DECIMAL(38,6))"
+
+# %% ../nbs/05_rules.ipynb #497445ff
 @detector("dispense_without_rx", "dispensing",
     {"uz": "Рецептсиз дори берилган", "ru": "Отпуск без рецепта", "en": "Dispensed without a prescription"},
     {"uz": "{dispensed_at} куни {amount_claimed} сўмлик дори берилган, {prescription_id} рецепти тизимда йўқ",
@@ -276,13 +281,14 @@ def dispense_without_rx(ds, period):
                 "en": "A dispensing in the period after which the total quantity dispensed on its prescription (in order of dispensing time) exceeds the prescribed quantity."})
 def over_dispensed(ds, period):
     excess = "least(d.quantity, c.cumulative - d.rx_quantity)"
-    return dispensing_rows(ds, period, "c.cumulative > d.rx_quantity",
+    return dispensing_rows(ds, period, f"c.exact_cumulative > {exact('d.rx_quantity')}",
         score="least(1.0, 0.5 + 0.5 * (c.cumulative - d.rx_quantity) / d.rx_quantity)",
         amount=f"d.amount_claimed * {excess} / d.quantity", cumulative="c.cumulative", rx_quantity="d.rx_quantity",
         with_=f"""WITH touched AS (SELECT DISTINCT prescription_id FROM {facts_table(ds, period)} WHERE rx_found),
-            c AS (SELECT d.dispensing_id, sum(d.quantity) OVER (PARTITION BY d.prescription_id ORDER BY d.dispensed_at, d.dispensing_id
-                                                                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cumulative
-                  FROM dispensings d JOIN touched USING (prescription_id) WHERE d.dispensed_at < $end)""",
+            c AS (SELECT *, CAST(exact_cumulative AS DOUBLE) AS cumulative FROM (
+                    SELECT d.dispensing_id, sum({exact('d.quantity')}) OVER (PARTITION BY d.prescription_id ORDER BY d.dispensed_at, d.dispensing_id
+                                                                          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS exact_cumulative
+                    FROM dispensings d JOIN touched USING (prescription_id) WHERE d.dispensed_at < $end))""",
         join="JOIN c USING (dispensing_id)")
 
 # %% ../nbs/05_rules.ipynb #3889db26
@@ -299,11 +305,6 @@ def over_dispensed(ds, period):
 def dispense_out_of_window(ds, period):
     return dispensing_rows(ds, period, "d.rx_found AND (d.dispensed_at < d.rx_issued_at OR date_trunc('day', d.dispensed_at) > d.rx_valid_until)",
                            issued_at="d.rx_issued_at", valid_until="d.rx_valid_until")
-
-# %% ../nbs/05_rules.ipynb #8beacc4d
-def exact(x: str) -> str:
-    "SQL: the number `x` as an exact decimal (six places), for a comparison at a boundary of money or quantity."
-    return f"CAST({x} AS DECIMAL(38,6))"
 
 # %% ../nbs/05_rules.ipynb #3336b25a
 @detector("price_above_reference", "dispensing",
