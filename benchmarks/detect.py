@@ -32,7 +32,13 @@ IDS = {"facilities": ["facility_id", "district"], "prescribers": ["prescriber_id
        "dispensings": ["dispensing_id", "prescription_id", "pharmacy_id"], "reserve_stock": ["facility_id"],
        "payments": ["payment_id", "pharmacy_id"], "appeals": ["appeal_id", "district"], "activities": ["activity_id"], "drugs": []}
 
-def peak_gb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9   # GB of 10^9 bytes, as report.py and treepeak print
+def peak_gb() -> float:
+    """This process's peak resident memory in GB of 10^9 bytes (as report.py and treepeak print): the high-water mark of its own
+    memory (VmHWM), which starts afresh at exec. getrusage's ru_maxrss does not: Linux carries it over from the parent that forked
+    the step, so a step started by a parent that had just tiled the national dataset in memory printed the parent's 9.26 GB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"): return int(line.split()[1]) * 1024 / 1e9
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9   # no /proc: the operating system's own figure
 
 def generated(scale: float, weeks: int) -> Path:
     "The demo dataset at `scale`, generated once under data/bench/."
