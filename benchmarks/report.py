@@ -32,14 +32,14 @@ def tree_rss(root: int) -> int:
         p = todo.pop(); total += rss.get(p, 0); todo += kids.get(p, [])
     return total
 
-def run(cmd) -> tuple:
-    "Run `cmd`; its wall time, the peak memory of its process tree (GB) and its exit code."
+def run(cmd, ok=(0, 1)) -> tuple:
+    "Run `cmd`; its wall time, the peak memory of its process tree (GB) and its exit code (its errors printed unless `ok`)."
     t0 = time.perf_counter(); p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak = 0
     while p.poll() is None:
         peak = max(peak, tree_rss(p.pid)); time.sleep(0.2)
     err = p.stderr.read()
-    if p.returncode not in (0, 1): print(err[-2000:], file=sys.stderr)
+    if p.returncode not in ok: print(err[-2000:], file=sys.stderr)
     return time.perf_counter() - t0, peak / 1e9, p.returncode
 
 def forget_week_before(store, week) -> pd.Timestamp:
@@ -53,6 +53,12 @@ def forget_week_before(store, week) -> pd.Timestamp:
         for t in ("findings", "findings_weeks"): con.execute(f"DELETE FROM {t} WHERE model_week = ?", [prev])
     return prev
 
+def week(store, week) -> tuple:
+    "`dtsj week --force` timed as `run` does; a week model that fails stops the benchmark (its time would mean nothing)."
+    secs, peak, rc = run([DTSJ, "week", "--data", store, "--week", week, "--force"], ok=(0,))
+    if rc: sys.exit(f"dtsj week failed (exit {rc}) after {secs:.1f} s: no figure printed for it")
+    return secs, peak, rc
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="data/demo"); ap.add_argument("--week", default="2025-04-21")
@@ -62,14 +68,14 @@ def main(argv=None):
     from dtsj_analysis.load import as_store
     store = str(as_store(a.data))
     prev = forget_week_before(store, a.week)
-    secs, peak, rc = run([DTSJ, "week", "--data", store, "--week", a.week, "--force"])
+    secs, peak, rc = week(store, a.week)
     cold_s = secs
     print(f"week model of {a.week}, every figure of every region, computed once (store {Path(store).name}), the week before "
           f"not kept (computed too): {secs:.1f} s, tree peak {peak:.2f} GB", flush=True)
     from dtsj_analysis.weekly import backfill
     t = time.perf_counter(); backfill(store, a.week, 1)
     print(f"  (the week of {prev.date()} kept, as last Monday's batch would have: {time.perf_counter() - t:.1f} s, untimed)", flush=True)
-    secs, peak, rc = run([DTSJ, "week", "--data", store, "--week", a.week, "--force"])
+    secs, peak, rc = week(store, a.week)
     model_s = secs
     print(f"week model of {a.week} on a Monday, the week before kept: {secs:.1f} s, tree peak {peak:.2f} GB", flush=True)
     with tempfile.TemporaryDirectory() as out:
