@@ -355,9 +355,9 @@ class Dataset:
         self.report, self.meta = read_report(con), meta(con)
         self.source = self.meta.get("source", "")
     @classmethod
-    def open(cls, path) -> "Dataset":
-        "The store file at `path`, read-only."
-        return cls(attach(path, duckdb_config()), Path(path))
+    def open(cls, path, share: int = 8) -> "Dataset":
+        "The store file at `path`, read-only, with DuckDB's memory up to 1/`share` of the machine's."
+        return cls(attach(path, duckdb_config(share)), Path(path))
     def cached(self, key, make):
         "The value of `make()` computed once per dataset (joins shared by several detectors)."
         if key not in self.cache: self.cache[key] = make()

@@ -511,7 +511,7 @@ def ensure_week(store, week_start, history_weeks: int = 8, force: bool = False) 
     if (not force and m and m.get("fingerprint") == m.get("store_fingerprint") and m.get("history") == m.get("store_history")
             and int(m.get("history_weeks", 0)) >= max(2, history_weeks) and m.get("version") == __version__):
         return False
-    ds = Dataset(attach(store, duckdb_config(share=4)), Path(store))   # once a week, before any page: a quarter of the machine, as an ingest
+    ds = Dataset.open(store, share=4)      # once a week, before any page: a quarter of the machine, as an ingest
     try: model = week_model(ds, week_start, history_weeks)
     finally: ds.close()
     save_week(store, model)

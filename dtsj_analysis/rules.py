@@ -320,7 +320,7 @@ def dispense_out_of_window(ds, period):
                 "en": "A dispensing in the period whose claimed amount exceeds the quantity times the drug's reference price by more than {tolerance:.0%}."})
 def price_above_reference(ds, period, tolerance=0.01):
     ref, ratio = "(d.quantity * d.reference_price)", "(d.amount_claimed / nullif(d.quantity * d.reference_price, 0))"
-    over = f"{exact('d.amount_claimed')} > {exact('d.quantity')} * {exact('d.reference_price')} * CAST(1 + $tolerance AS DECIMAL(18,6))"
+    over = f"{exact('d.amount_claimed')} > {exact('d.quantity')} * {exact('d.reference_price')} * {exact('1 + $tolerance')}"
     return dispensing_rows(ds, period, over, params={"tolerance": tolerance},
                            score=f"CASE WHEN {ratio} IS NULL THEN 1.0 ELSE least(1.0, greatest({ratio} - 1, 0)) END",   # no reference: the worst
                            amount=f"d.amount_claimed - {ref}", reference_amount=ref, ratio_pct=f"{ratio} * 100")
