@@ -54,10 +54,10 @@ def forget_week_before(store, week) -> pd.Timestamp:
     return prev
 
 def week(store, week) -> tuple:
-    "`dtsj week --force` timed as `run` does; a week model that fails stops the benchmark (its time would mean nothing)."
+    "`dtsj week --force`: its wall time and tree peak (GB), as `run`; a week model that fails stops the benchmark (its time would mean nothing)."
     secs, peak, rc = run([DTSJ, "week", "--data", store, "--week", week, "--force"], ok=(0,))
     if rc: sys.exit(f"dtsj week failed (exit {rc}) after {secs:.1f} s: no figure printed for it")
-    return secs, peak, rc
+    return secs, peak
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -68,14 +68,14 @@ def main(argv=None):
     from dtsj_analysis.load import as_store
     store = str(as_store(a.data))
     prev = forget_week_before(store, a.week)
-    secs, peak, rc = week(store, a.week)
+    secs, peak = week(store, a.week)
     cold_s = secs
     print(f"week model of {a.week}, every figure of every region, computed once (store {Path(store).name}), the week before "
           f"not kept (computed too): {secs:.1f} s, tree peak {peak:.2f} GB", flush=True)
     from dtsj_analysis.weekly import backfill
     t = time.perf_counter(); backfill(store, a.week, 1)
     print(f"  (the week of {prev.date()} kept, as last Monday's batch would have: {time.perf_counter() - t:.1f} s, untimed)", flush=True)
-    secs, peak, rc = week(store, a.week)
+    secs, peak = week(store, a.week)
     model_s = secs
     print(f"week model of {a.week} on a Monday, the week before kept: {secs:.1f} s, tree peak {peak:.2f} GB", flush=True)
     with tempfile.TemporaryDirectory() as out:
