@@ -10,13 +10,14 @@ import html, io, json, re
 from pathlib import Path
 import duckdb
 import pandas as pd
+import pyarrow as pa
 from .schema import TABLES, ident
 
 # %% auto #0
 __all__ = ['MASK', 'DIGITS', 'WORDS', 'PINFL', 'LONG_RUN', 'CODES', 'tokens', 'counted_id_lengths', 'id_lengths', 'long_lengths',
-           'windows', 'patient_tokens', 'esc', 'mask', 'found_ids', 'masked', 'text_columns', 'redact_frame',
-           'redact_tables', 'visible_text', 'notebook_text', 'pdf_text', 'leaks', 'sources_of', 'PrivacyError', 'guard',
-           'found_ids_in']
+           'windows', 'patient_tokens', 'esc', 'mask', 'found_ids', 'maskable', 'masked', 'text_columns',
+           'redact_frame', 'redact_tables', 'visible_text', 'notebook_text', 'pdf_text', 'leaks', 'sources_of',
+           'PrivacyError', 'guard', 'found_ids_in']
 
 # %% ../nbs/02b_privacy.ipynb #4ff110da
 MASK = "[***]"
@@ -56,10 +57,10 @@ def windows(texts, lengths) -> set:
 
 def patient_tokens(con, candidates) -> set:
     "The `candidates` that are patient identifiers in the store on `con`."
-    cand = sorted({c for c in candidates if c})
+    cand = [c for c in set(candidates) if c]
     if not cand: return set()
-    con.register("_tokens", pd.DataFrame({"t": cand}))
-    try: return {r[0] for r in con.execute("SELECT t FROM _tokens WHERE t IN (SELECT patient_id FROM patients)").fetchall()}
+    con.register("_tokens", pa.table({"t": pa.array(cand, pa.string())}))   # the candidates are the join's build side, the patients stream past
+    try: return {r[0] for r in con.execute("SELECT patient_id FROM patients SEMI JOIN _tokens ON _tokens.t = patients.patient_id").fetchall()}
     finally: con.unregister("_tokens")
 
 # %% ../nbs/02b_privacy.ipynb #3ec1b90d
@@ -85,9 +86,14 @@ def found_ids(con, texts) -> set:
     n = id_lengths(con)
     return patient_tokens(con, {c for c in tokens(texts) if len(c) in n} | windows(texts, long_lengths(con, n)))
 
+def maskable(ids: set) -> re.Pattern:
+    "A search that finds something in every text `mask` would change (one of `ids`, or a run of 14 digits), so the others are passed over at once."
+    return re.compile("|".join([LONG_RUN.pattern] + [re.escape(p) for p in sorted(ids, key=len, reverse=True)]))
+
 def masked(col: pd.Series, ids: set) -> pd.Series:
     "Column `col` with `mask` applied; each distinct text is masked once, and a column with nothing to mask is returned as it is."
-    changed = {v: m for v in col.dropna().unique() if (m := mask(v, ids)) != v}
+    near = maskable(ids).search
+    changed = {v: m for v in col.dropna().unique() if isinstance(v, str) and near(v) and (m := mask(v, ids)) != v}
     return col.map(lambda v: changed.get(v, v) if isinstance(v, str) else v) if changed else col
 
 CODES = {"region", "detector", "entity_type", "category", "channel", "table", "status", "section", "details"}
