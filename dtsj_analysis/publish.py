@@ -462,7 +462,7 @@ def html_to_pdf(html_path, pdf_path, timeout: int = 120) -> bool:
         with tempfile.TemporaryDirectory() as profile:
             subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
                             "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync",
-                            "--no-pdf-header-footer", f"--print-to-pdf={tmp}", Path(html_path).resolve().as_uri()],
+                            "--no-pdf-header-footer", "--disable-pdf-tagging", f"--print-to-pdf={tmp}", Path(html_path).resolve().as_uri()],
                            check=True, capture_output=True, timeout=timeout)
         tmp.replace(pdf_path)
     finally: tmp.unlink(missing_ok=True)
