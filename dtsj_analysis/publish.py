@@ -19,7 +19,7 @@ from .engine import DETECTORS, GROUPS, Period, load_detectors, detector_ids, def
 from .weekly import (t, TEXT, AGE_BUCKETS, WeeklyReport, WeekModel, week_model, save_week, load_week, region_report,
                                   channel_name, check_week, weekly_report, medicine_label)
 from .privacy import esc, guard, visible_text, notebook_text, pdf_text
-from .tables import searchable_table, page_scripts
+from .tables import searchable_table, page_scripts, print_copy
 from .charts import line_chart, bar_chart, side_by_side
 
 # %% auto #0
@@ -546,7 +546,9 @@ def publish_notebook(template, params: dict, paths: dict, title: str, lang: str,
         page = notebook_html(nb, title, lang)
         page_path.write_text(page, encoding="utf-8")
         texts = {"page": visible_text(page), "notebook": notebook_text(nb)}
-        if pdf and html_to_pdf(page_path, pdf_path): texts["PDF"] = pdf_text(pdf_path)
+        if pdf:                  # printed from the page as it prints (`print_copy`): the same PDF, less for Chromium to lay out
+            (printed := work / f"{name}.print.html").write_text(print_copy(page), encoding="utf-8")
+            if html_to_pdf(printed, pdf_path): texts["PDF"] = pdf_text(pdf_path)
         with attach(store) as con: guard(con, texts)
         done = {}
         for k, src in (("ipynb", nb), ("html", page_path), ("pdf", pdf_path)):

@@ -13,7 +13,8 @@ from .reference import LANGS, WRITTEN_IN, in_lang
 from .fmt import STYLES
 
 # %% auto #0
-__all__ = ['TEXT', 'COLLATION', 't', 'body_rows', 'searchable_table', 'page_scripts', 'example_page', 'example_rows']
+__all__ = ['TEXT', 'COLLATION', 't', 'body_rows', 'searchable_table', 'print_copy', 'page_scripts', 'example_page',
+           'example_rows']
 
 # %% ../nbs/07b_tables.ipynb #2e3fe9ad
 TEXT = {
@@ -60,6 +61,43 @@ def searchable_table(html_table: str,       # one <table> with <thead> and <tbod
             f'<input type="search" class="dtsj-search" placeholder="{search}…" aria-label="{search}" aria-controls="{table_id}">'
             f'<span class="dtsj-count" aria-live="polite"></span>\n{html_table}\n{more}\n'
             f'<style>@media print {{ #{table_id} tbody tr:nth-child(n+{n + 1}) {{ display: none !important; }} }}</style>\n</div>')
+
+# %% ../nbs/07b_tables.ipynb #083665f3
+class _PrintCuts(HTMLParser):
+    "Where, in a page, the rows that each searchable table hides in print begin and end (offsets)."
+    def __init__(self, page: str):
+        super().__init__(convert_charrefs=False)
+        self.starts = [0] + [m.end() for m in re.finditer("\n", page)]     # offset of each line
+        self.cuts, self.box, self.tables, self.divs, self.body = [], None, 0, 0, False   # box: [div depth, print rows, rows, cut start]
+    def at(self) -> int: line, col = self.getpos(); return self.starts[line - 1] + col
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "div":
+            self.divs += 1
+            if self.box is None and "dtsj-table" in (a.get("class") or "").split() and (a.get("data-print-rows") or "").isdigit():
+                self.box, self.tables = [self.divs, int(a["data-print-rows"]), 0, None], 0
+        elif self.box is None: return
+        elif tag == "table": self.tables += 1
+        elif tag == "tr" and self.tables == 1 and self.body:
+            self.box[2] += 1
+            if self.box[2] == self.box[1] + 1: self.box[3] = self.at()
+        if tag == "tbody" and self.box is not None and self.tables == 1: self.body = True
+    def handle_endtag(self, tag):
+        if tag == "div":
+            if self.box is not None and self.box[0] == self.divs: self.box = None
+            self.divs -= 1
+        elif self.box is None: return
+        elif tag == "table": self.tables -= 1
+        elif tag == "tbody" and self.tables == 1:
+            if self.box[3] is not None: self.cuts.append((self.box[3], self.at()))
+            self.body, self.box[3] = False, None
+
+def print_copy(page: str) -> str:
+    "`page` as it prints: each searchable table without the rows its print rule hides."
+    p = _PrintCuts(page); p.feed(page); p.close()
+    out, last = [], 0
+    for a, b in p.cuts: out.append(page[last:a]); last = b
+    return "".join(out) + page[last:]
 
 # %% ../nbs/07b_tables.ipynb #232f48a2
 _CSS = """
