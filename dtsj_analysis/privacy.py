@@ -88,7 +88,7 @@ def found_ids(con, texts) -> set:
 
 def maskable(ids: set) -> re.Pattern:
     "A search that finds something in every text `mask` would change (one of `ids`, or a run of 14 digits), so the others are passed over at once."
-    return re.compile("|".join([LONG_RUN.pattern] + [re.escape(p) for p in sorted(ids, key=len, reverse=True)]))
+    return re.compile("|".join([LONG_RUN.pattern] + [re.escape(p) for p in ids]))
 
 def masked(col: pd.Series, ids: set) -> pd.Series:
     "Column `col` with `mask` applied; each distinct text is masked once, and a column with nothing to mask is returned as it is."

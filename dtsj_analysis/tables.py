@@ -68,29 +68,33 @@ class _PrintCuts(HTMLParser):
     def __init__(self, page: str):
         super().__init__(convert_charrefs=False)
         self.starts = [0] + [m.end() for m in re.finditer("\n", page)]     # offset of each line
-        self.cuts, self.box, self.tables, self.divs, self.body = [], None, 0, 0, False   # box: [div depth, print rows, rows, cut start]
+        self.cuts, self.divs = [], 0
+        self.box = None                # the div depth of the searchable table being read, if any
+        self.keep = self.rows = self.tables = 0
+        self.body, self.cut = False, None
     def at(self) -> int: line, col = self.getpos(); return self.starts[line - 1] + col
     def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
         if tag == "div":
             self.divs += 1
+            a = dict(attrs)
             if self.box is None and "dtsj-table" in (a.get("class") or "").split() and (a.get("data-print-rows") or "").isdigit():
-                self.box, self.tables = [self.divs, int(a["data-print-rows"]), 0, None], 0
+                self.box, self.keep, self.rows, self.tables = self.divs, int(a["data-print-rows"]), 0, 0
+                self.body, self.cut = False, None          # nothing carried over from a box left unclosed
         elif self.box is None: return
         elif tag == "table": self.tables += 1
+        elif tag == "tbody" and self.tables == 1: self.body = True
         elif tag == "tr" and self.tables == 1 and self.body:
-            self.box[2] += 1
-            if self.box[2] == self.box[1] + 1: self.box[3] = self.at()
-        if tag == "tbody" and self.box is not None and self.tables == 1: self.body = True
+            self.rows += 1
+            if self.rows == self.keep + 1: self.cut = self.at()
     def handle_endtag(self, tag):
         if tag == "div":
-            if self.box is not None and self.box[0] == self.divs: self.box = None
+            if self.box == self.divs: self.box = None
             self.divs -= 1
         elif self.box is None: return
         elif tag == "table": self.tables -= 1
         elif tag == "tbody" and self.tables == 1:
-            if self.box[3] is not None: self.cuts.append((self.box[3], self.at()))
-            self.body, self.box[3] = False, None
+            if self.cut is not None: self.cuts.append((self.cut, self.at()))
+            self.body, self.cut = False, None
 
 def print_copy(page: str) -> str:
     "`page` as it prints: each searchable table without the rows its print rule hides."
