@@ -15,16 +15,16 @@ import pandas as pd
 from .schema import (TABLES, REQUIRED_TABLES, EVERYWHERE, Issue, ValidationReport, DataError, key_sql, place_sql,
                                   region_sql, dangling_sql, sql_literal, ident, is_number_type, is_whole_type, table_checks,
                                   parsed_sql, check_counts_sql, stored_sql, check_flags)
-from .privacy import counted_id_lengths
+from .privacy import counted_id_lengths, counted_id_alphabet
 from .sources import (SourceError, FolderSource, SqlSource, FrameSource, open_source, is_store_file, redact_url,
                                    columns_of, attach, quiet)
 
 # %% auto #0
 __all__ = ['STORE_VERSION', 'BOOKKEEPING', 'SORT_BY', 'REJECT_COLS', 'duckdb_config', 'meta', 'set_meta', 'store_tables',
            'sorted_sql', 'ingest_table', 'staged_kind', 'drop_staged', 'upsert', 'summarise', 'save_report',
-           'read_report', 'content_fingerprint', 'IngestResult', 'gone_tables', 'changed_tables', 'ingest_into',
-           'store_lock', 'writing', 'ingest', 'Tables', 'Dataset', 'cache_dir', 'store_for', 'prune_cache', 'as_store',
-           'load_dataset', 'save_dataset', 'tiny_tables', 'with_tables']
+           'read_report', 'content_fingerprint', 'IngestResult', 'gone_tables', 'changed_tables', 'keep_id_alphabet',
+           'ingest_into', 'store_lock', 'writing', 'ingest', 'Tables', 'Dataset', 'cache_dir', 'store_for',
+           'prune_cache', 'as_store', 'load_dataset', 'save_dataset', 'tiny_tables', 'with_tables']
 
 # %% ../nbs/02a_load.ipynb #02c9512d
 def duckdb_config(share: int = 8) -> dict:
@@ -255,6 +255,10 @@ def _drop(con, name):
     for book in ("_rejects", "_structure"): con.execute(f"DELETE FROM {book} WHERE tbl = ?", [name])
     con.execute("DELETE FROM _meta WHERE key = ?", [f"fp:{name}"])
 
+def keep_id_alphabet(con):
+    "Keep in `_meta` the characters of the store's patient identifiers: where in a page the privacy guard looks for them (`privacy.windows`)."
+    set_meta(con, id_alphabet=counted_id_alphabet(con) if "patients" in store_tables(con) else "")
+
 def ingest_into(con, source, full: bool = False, mirror: bool = False, label: str = "") -> IngestResult:
     """Read, check and upsert into the store on `con` the tables of `source` that changed. `full`: read every table and
     replace it; `mirror`: the source is the whole truth (a changed table replaces the stored one, a table it lacks is dropped)."""
@@ -263,7 +267,9 @@ def ingest_into(con, source, full: bool = False, mirror: bool = False, label: st
     old, todo = meta(con), changed_tables(src, meta(con), full)
     gone = gone_tables(src, old) if mirror else []
     res = IngestResult(label or str(src))
-    if not todo and not gone and old: res.report = read_report(con); return res
+    if not todo and not gone and old:
+        if "id_alphabet" not in old: keep_id_alphabet(con)      # a store of an earlier version gains it on its next ingest
+        res.report = read_report(con); return res
     src_id = con.execute("SELECT coalesce(max(src), 0) + 1 FROM _exports").fetchall()[0][0]
     extra = ValidationReport()
     for name in gone: _drop(con, name)
@@ -281,6 +287,7 @@ def ingest_into(con, source, full: bool = False, mirror: bool = False, label: st
     save_report(con, res.report)
     set_meta(con, version=STORE_VERSION, source=repr(src), fingerprint=content_fingerprint(con), updated=pd.Timestamp.now().isoformat(timespec="seconds"),
              id_lengths=",".join(map(str, sorted(counted_id_lengths(con) if "patients" in store_tables(con) else []))))   # what the privacy guard asks of every page
+    if "patients" in res.tables or "patients" in gone or "id_alphabet" not in old: keep_id_alphabet(con)
     if "key_secret" not in old: set_meta(con, key_secret=secrets.token_hex(16))   # keys the inspectors' workbook rows (never exported)
     res.changed = True
     return res
@@ -336,7 +343,8 @@ def ingest(source, store, full: bool = False, mirror: bool = False) -> IngestRes
     if store.exists() and not full:
         with attach(store) as ro:
             old = meta(ro)
-            if not changed_tables(src, old) and not (mirror and gone_tables(src, old)): return IngestResult(str(store), report=read_report(ro))
+            same = not changed_tables(src, old) and not (mirror and gone_tables(src, old))
+            if same and "id_alphabet" in old: return IngestResult(str(store), report=read_report(ro))
     with writing(store) as con: return ingest_into(con, src, full, mirror, str(store))
 
 # %% ../nbs/02a_load.ipynb #17edeaf3

@@ -15,9 +15,9 @@ from .schema import TABLES, ident
 
 # %% auto #0
 __all__ = ['MASK', 'DIGITS', 'WORDS', 'PINFL', 'LONG_RUN', 'CODES', 'tokens', 'counted_id_lengths', 'id_lengths', 'long_lengths',
-           'windows', 'patient_tokens', 'esc', 'mask', 'found_ids', 'maskable', 'masked', 'text_columns',
-           'redact_frame', 'redact_tables', 'visible_text', 'notebook_text', 'pdf_text', 'leaks', 'sources_of',
-           'PrivacyError', 'guard', 'found_ids_in']
+           'counted_id_alphabet', 'id_alphabet', 'windows', 'patient_tokens', 'esc', 'mask', 'found_ids', 'maskable',
+           'masked', 'text_columns', 'redact_frame', 'redact_tables', 'visible_text', 'notebook_text', 'pdf_text',
+           'leaks', 'sources_of', 'PrivacyError', 'guard', 'found_ids_in']
 
 # %% ../nbs/02b_privacy.ipynb #4ff110da
 MASK = "[***]"
@@ -47,12 +47,28 @@ def long_lengths(con, lengths=None) -> list:
     "The lengths of the store's patient identifiers of 8 characters or more."
     return sorted(n for n in (id_lengths(con) if lengths is None else lengths) if n >= 8)
 
-def windows(texts, lengths) -> set:
-    "Every substring of `texts` whose length is one of `lengths`."
-    out = set()
+def counted_id_alphabet(con) -> str:
+    "The characters the patient identifiers on `con` are written with (the ten digits always among them), counted from the patients table."
+    rows = con.execute("""WITH rest AS (SELECT DISTINCT translate(patient_id, '0123456789', '') AS r FROM patients)
+                          SELECT DISTINCT unnest(string_split(r, '')) FROM rest""").fetchall()
+    return "".join(sorted(set("0123456789") | {r[0] for r in rows if r[0]}))
+
+def id_alphabet(con) -> str | None:
+    """The characters of the store's patient identifiers, as ingest keeps them in `_meta`; None for a store ingested
+    before it kept them (then any character may be part of one)."""
+    try: kept = con.execute("SELECT value FROM _meta WHERE key = 'id_alphabet'").fetchall()
+    except duckdb.Error: kept = []
+    return kept[0][0] or None if kept else None
+
+def windows(texts, lengths, alphabet: str | None = None) -> set:
+    "Every substring of `texts` whose length is one of `lengths`; with `alphabet`, only those inside a run of its characters."
+    out, lengths = set(), sorted(lengths)
+    if not lengths: return out
+    runs = re.compile(f"[{re.escape(alphabet)}]{{{lengths[0]},}}").findall if alphabet else (lambda s: [s])
     for s in texts:
         if not isinstance(s, str): continue
-        for n in lengths: out.update(s[i:i + n] for i in range(len(s) - n + 1))
+        for r in runs(s):
+            for n in lengths: out.update(r[i:i + n] for i in range(len(r) - n + 1))
     return out
 
 def patient_tokens(con, candidates) -> set:
@@ -84,7 +100,7 @@ def found_ids(con, texts) -> set:
     texts = [s for s in texts if isinstance(s, str) and s]
     if not texts: return set()
     n = id_lengths(con)
-    return patient_tokens(con, {c for c in tokens(texts) if len(c) in n} | windows(texts, long_lengths(con, n)))
+    return patient_tokens(con, {c for c in tokens(texts) if len(c) in n} | windows(texts, long_lengths(con, n), id_alphabet(con)))
 
 def maskable(ids: set) -> re.Pattern:
     "A search that finds something in every text `mask` would change (one of `ids`, or a run of 14 digits), so the others are passed over at once."
