@@ -21,8 +21,8 @@ from .weekly import entity_names, prescription_ids, medicine_label
 # %% auto #0
 __all__ = ['TEXT', 'FINDING_KEY_SQL', 'NAME_COLUMNS', 'SHEET_COLUMNS', 'FORMULA_START', 'DATE_FORMAT', 'NUMBER_FORMAT',
            'INPUT_FILL', 'WRAP', 'SECTION_ORDER', 't', 'finding_key', 'finding_keys', 'names_of', 'sheet_rows', 'put',
-           'verdict_validations', 'group_sheet', 'detector_order', 'group_of', 'sheet_title', 'summary_sheet',
-           'select_rows', 'write_workbook', 'workbook_text', 'make_workbook']
+           'verdict_validations', 'group_sheet', 'detector_order', 'group_of', 'sheet_title', 'detector_totals',
+           'summary_sheet', 'select_rows', 'write_workbook', 'workbook_text', 'make_workbook']
 
 # %% ../nbs/13_workbook.ipynb #64effeb0
 TEXT = {
@@ -213,8 +213,12 @@ def sheet_title(group: str, lang: str = "uz", taken=()) -> str:
     return name
 
 # %% ../nbs/13_workbook.ipynb #f7f27c73
-def summary_sheet(ws, findings: pd.DataFrame, sheets: dict, shown: dict, region: str, week, lang: str = "uz"):
-    "Fill `ws` with the title, instructions and per-detector counts; `sheets` maps group to sheet name, `shown` detector to rows shown."
+def detector_totals(findings: pd.DataFrame) -> pd.DataFrame:
+    "Per detector of `findings`: how many (`n`) and the amount at risk, the summary sheet's figures."
+    return findings.groupby("detector").amount_at_risk.agg(n="size", amount="sum").reset_index()
+
+def summary_sheet(ws, totals: pd.DataFrame, sheets: dict, shown: dict, region: str, week, lang: str = "uz"):
+    "Fill `ws` with the title, instructions and per-detector `totals` (`detector_totals`); `sheets` maps group to sheet name, `shown` detector to rows shown."
     w = pd.Timestamp(week); fmt = "%d.%m.%Y" if lang != "en" else "%Y-%m-%d"
     ws.title = t("summary", lang)
     ws["A1"] = t("title", lang, region=region_name(region, lang), start=w.strftime(fmt), end=(w + pd.Timedelta(days=6)).strftime(fmt))
@@ -223,12 +227,13 @@ def summary_sheet(ws, findings: pd.DataFrame, sheets: dict, shown: dict, region:
     heads = ["section", "sheet", "detector", "count", "in_sheet", "amount"]
     _header(ws, [t(h, lang) for h in heads], [9, 26, 70, 10, 10, 20], row=5)
     r = 5
-    for r, det in enumerate(detector_order(findings), 6):
-        f = findings[findings.detector == det]
-        vals = [DETECTORS[det].section if det in DETECTORS else "", sheets.get(group_of(det), "") if len(f) else "",
-                detector_title(det, lang), len(f), shown.get(det, 0), float(f.amount_at_risk.sum())]
+    got = totals.set_index("detector")
+    for r, det in enumerate(detector_order(totals), 6):
+        n, amount = (int(got.n[det]), float(got.amount[det])) if det in got.index else (0, 0.0)
+        vals = [DETECTORS[det].section if det in DETECTORS else "", sheets.get(group_of(det), "") if n else "",
+                detector_title(det, lang), n, shown.get(det, 0), amount]
         for c, (v, k) in enumerate(zip(vals, ["text", "text", "text", "count", "count", "money"]), 1): put(ws, r, c, v, k)
-    total = [t("total", lang), len(findings), sum(shown.values()), float(findings.amount_at_risk.sum())]
+    total = [t("total", lang), int(totals.n.sum()), sum(shown.values()), float(totals.amount.sum())]
     for c, (v, k) in enumerate(zip(total, ["text", "count", "count", "money"]), 3): put(ws, r + 1, c, v, k).font = Font(bold=True)
     ws.freeze_panes = "A6"; ws.auto_filter.ref = f"A5:F{r}"; _fit_width(ws, "5:5")
     return ws
@@ -251,7 +256,8 @@ def write_workbook(findings: pd.DataFrame,  # one region's findings of one week 
                    *, region: str,          # the region code, for the title
                    week=None,               # the week's Monday (default: the findings' period start)
                    secret: str = "",        # the store's key secret (see `finding_key`)
-                   top: int | None = 100) -> Path:  # rows kept per outlier detector
+                   top: int | None = 100,   # rows kept per outlier detector
+                   totals: pd.DataFrame | None = None) -> Path:  # `detector_totals` of all the findings, when `findings` holds only the rows to show
     "Write the inspectors' workbook of one region and week to `path` (atomically); return the path."
     if lang not in LANGS: raise ValueError(f"Unknown language {lang!r}; expected one of {', '.join(LANGS)}")
     region_name(region)   # an unknown region fails here, before anything is written
@@ -263,7 +269,7 @@ def write_workbook(findings: pd.DataFrame,  # one region's findings of one week 
         sheets[group] = sheet_title(group, lang, taken=[t("summary", lang), *sheets.values()])
         group_sheet(wb, sheets[group], sheet_rows(g, names, lang, secret), lang)
     shown = chosen.detector.value_counts().to_dict()
-    summary_sheet(wb.worksheets[0], findings, sheets, shown, region, week, lang)
+    summary_sheet(wb.worksheets[0], detector_totals(findings) if totals is None else totals, sheets, shown, region, week, lang)
     wb.properties.title, wb.properties.creator = f"dtsj findings {region} {week.date()}", "dtsj_analysis"
     wb.properties.keywords = f"dtsj-findings region={region} week={week.date()} lang={lang}"
     return _save(wb, Path(path))
@@ -283,8 +289,12 @@ def workbook_text(path) -> str:
 # %% ../nbs/13_workbook.ipynb #cbcb631c
 def make_workbook(store, region: str, week, lang: str = "uz", out="reports") -> Path:
     "Write `<region>.xlsx` of `week` beside the region's page under `out/site/<week>/`, from the week model kept in `store`."
-    from dtsj_analysis.publish import report_for, report_paths
-    from dtsj_analysis.load import attach, meta
-    r = report_for(store, region, week, lang, tables={"findings", "volumes"})     # the findings, explained and redacted; no other table
-    with attach(store) as con: secret = meta(con).get("key_secret", "")
-    return write_workbook(r.findings, report_paths(out, r.week_start, region, lang)["xlsx"], lang, region=region, week=r.week_start, secret=secret)
+    from dtsj_analysis.publish import report_paths
+    from dtsj_analysis.load import attach, duckdb_config, meta
+    from dtsj_analysis.weekly import load_week, region_report
+    m = load_week(store, week, region, {"findings", "volumes"})
+    totals, top = detector_totals(m["findings"]), 100
+    m.tables["findings"] = select_rows(m["findings"], top)      # only the rows the sheets show are explained and redacted
+    with attach(store, duckdb_config()) as con: r, secret = region_report(m, region, lang, con), meta(con).get("key_secret", "")
+    return write_workbook(r.findings, report_paths(out, r.week_start, region, lang)["xlsx"], lang, region=region, week=r.week_start,
+                          secret=secret, top=top, totals=totals)
