@@ -134,7 +134,7 @@ class Batch:
         stop_tree(list(self.running))
         for pid, (region, p, log) in self.running.items():
             p.wait(); shutil.rmtree(Path(self.out) / f".run-{pid}", ignore_errors=True)
-        self.running.clear()
+        self.running.clear(); clean_stale(self.out)     # and the files they were writing (a workbook under its temporary name)
     def run(self, regions: list, progress: bool = True) -> list:
         from tqdm.auto import tqdm
         todo = list(regions)

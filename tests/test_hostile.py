@@ -98,6 +98,8 @@ def test_guard_stops_a_page_and_names_where_it_came_from_not_the_identifier(demo
     assert not res.ok.any() and (res.stage == "privacy").all()
     assert "parameters or a file name" in res.error["navoi"] and pid not in res.error["navoi"]
     assert not (tmp_path / "out" / "site" / WEEK / "navoi.html").exists()
+    assert not (tmp_path / "out" / "site" / WEEK / "navoi.xlsx").exists()          # the page failed: no workbook either
+    assert not [f for f in (tmp_path / "out").rglob(".*")], "temporary files left behind"
 
 # --- 2. secrets --------------------------------------------------------------------------------------------------------
 
