@@ -29,15 +29,15 @@ def failure(e: BaseException) -> str:
     lines = [l.strip() for l in str(msg).splitlines() if l.strip()]
     return (lines[0] if lines else type(e).__name__)[:400]
 
-def run_one(store: str, region: str, week: str, lang: str, out: str, history_weeks: int, pdf: bool) -> dict:
-    "Render one region; the result as a dict (region, ok, seconds, html, stage, error, status)."
+def run_one(store: str, region: str, week: str, lang: str, out: str, history_weeks: int, pdf: bool, coming=()) -> dict:
+    "Render one region (or the national page, linking the `coming` regions too); the result as a dict (region, ok, seconds, html, stage, error, status)."
     from dtsj_analysis.publish import render_region, region_status
     from dtsj_analysis.privacy import PrivacyError
     t0 = time.perf_counter()
     try:
         if region == "national":
             from dtsj_analysis.national import make_national
-            paths = make_national(store, week, lang, out, pdf)
+            paths = make_national(store, week, lang, out, pdf, coming=coming)
             return {"region": region, "ok": True, "seconds": time.perf_counter() - t0, "html": str(paths["html"]), "stage": "", "error": "", "status": "ok"}
         paths = render_region(store, region, week, lang, out, history_weeks, pdf)
         status, errors = region_status(store, week, region)
@@ -109,9 +109,10 @@ class Batch:
     jobs: int = 2
     running: dict = field(default_factory=dict)      # pid -> (region, process, log path)
     results: list = field(default_factory=list)
-    def start(self, region: str, logs: Path):
+    coming: list = field(default_factory=list)       # the regions still rendering when the national page started
+    def start(self, region: str, logs: Path, coming=()):
         args = json.dumps(dict(store=self.store, region=region, week=self.week, lang=self.lang, out=self.out,
-                               history_weeks=self.history_weeks, pdf=self.pdf))
+                               history_weeks=self.history_weeks, pdf=self.pdf, **({"coming": list(coming)} if coming else {})))
         log = logs / f"{region}.log"
         p = subprocess.Popen([sys.executable, "-m", "dtsj_analysis.batch", args], stdout=open(log, "w"), stderr=subprocess.STDOUT,
                              start_new_session=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
@@ -135,18 +136,28 @@ class Batch:
         for pid, (region, p, log) in self.running.items():
             p.wait(); shutil.rmtree(Path(self.out) / f".run-{pid}", ignore_errors=True)
         self.running.clear(); clean_stale(self.out)     # and the files they were writing (a workbook under its temporary name)
-    def run(self, regions: list, progress: bool = True) -> list:
+    def run(self, regions: list, progress: bool = True, national: bool = False) -> list:
+        "Render `regions`; with `national`, the national page too, started when a worker is free and no region waits for one."
         from tqdm.auto import tqdm
-        todo = list(regions)
+        todo, free = list(regions), lambda: len(self.running) < max(1, self.jobs)
         with tempfile.TemporaryDirectory(prefix="dtsj-batch-") as logs, \
              tqdm(total=len(todo), disable=not progress, desc=f"reports {self.week}", file=sys.stderr) as bar:
             try:
-                while todo or self.running:
-                    while todo and len(self.running) < max(1, self.jobs): self.start(todo.pop(0), Path(logs))
-                    for res in self.collect(): bar.update(); bar.set_postfix_str(res["region"] + (" ok" if res["ok"] else " FAILED"))
+                while todo or self.running or national:
+                    while todo and free(): self.start(todo.pop(0), Path(logs))
+                    if national and not todo and free():
+                        self.coming = [r for r, _, _ in self.running.values()]
+                        self.start("national", Path(logs), self.coming); national = False
+                    for res in self.collect():
+                        if res["region"] != "national": bar.update(); bar.set_postfix_str(res["region"] + (" ok" if res["ok"] else " FAILED"))
                     time.sleep(0.1)
             finally: self.stop()
         return self.results
+    def dead_links(self) -> list:
+        "The regions the national page linked while they rendered that failed and have no page."
+        from dtsj_analysis.publish import report_paths
+        failed = {r["region"] for r in self.results if not r["ok"]}
+        return [r for r in self.coming if r in failed and not report_paths(self.out, self.week, r, self.lang)["html"].exists()]
 
 @dataclass
 class BatchResult:
@@ -172,7 +183,7 @@ class BatchResult:
 
 def make_reports(data, regions, week, lang: str = "uz", out="reports", history_weeks: int = 8, pdf: bool = True,
                  jobs: int = 2, progress: bool = True, national: bool = True) -> BatchResult:
-    "One report per region, `jobs` at a time, from one week model, then (with `national`) the centre's national page; stopped cleanly by SIGINT or SIGTERM."
+    "One report per region, `jobs` at a time, from one week model, and (with `national`) the centre's national page beside the last ones; stopped cleanly by SIGINT or SIGTERM."
     from dtsj_analysis.publish import ensure_week, write_index
     w = check_week(None, week)
     bad = [r for r in regions if r not in REGION_CODES]
@@ -185,8 +196,10 @@ def make_reports(data, regions, week, lang: str = "uz", out="reports", history_w
     try:
         batch = Batch(str(Path(as_store(data)).resolve()), str(w.date()), lang, str(out), history_weeks, pdf, jobs)
         ensure_week(batch.store, w, history_weeks)
-        batch.run(list(regions), progress)
-        if national: batch.run(["national"], False)     # after the regions: it links their pages
+        batch.run(list(regions), progress, national)
+        if national and batch.dead_links():            # linked a page that did not come: once more, after the regions
+            batch.results = [r for r in batch.results if r["region"] != "national"]; batch.coming = []
+            batch.run([], False, True)
     except Interrupted as e: interrupted = e.args[0]
     finally:
         for s, h in old.items(): signal.signal(s, h)

@@ -27,7 +27,7 @@ __all__ = ['NATIONAL_TEXT', 'NATIONAL', 'PER', 'INDICATORS', 'STATUS_ORDER', 'MO
            'national_summary', 'exact', 'region_cell', 'status_cell', 'table', 'render_national_title',
            'render_national_volumes', 'render_national_findings', 'render_national_monitoring', 'render_national_chart',
            'render_national_method', 'render_national_provenance', 'render_national_verdicts', 'render_national_page',
-           'national_paths', 'national_for', 'make_national']
+           'national_paths', 'linked_regions', 'national_for', 'make_national']
 
 # %% ../nbs/08b_national.ipynb #f9c6011a
 NATIONAL_TEXT = {
@@ -359,18 +359,23 @@ def national_paths(out, week, lang: str = "uz") -> dict:
 
 NATIONAL_TABLES = ["status", "volumes", "summary", "findings", "defectura", "gaps", "outlets", "unfilled", "history"]
 
+def linked_regions(week, lang: str = "uz", out="reports", coming=()) -> list:
+    "The regions whose pages the national page links: those in `out` and the `coming` ones, in the registry's order."
+    there = region_links(week, lang, out)
+    return [r for r in REGION_CODES if r in there or r in coming]
+
 def national_for(store, week_start, lang: str = "uz", links: str = "all") -> NationalSummary:
     "The national page read from the week model kept in `store` (what the template's kernel calls); `links`: all, none (empty) or region codes."
     m = load_week(store, week_start, tables=NATIONAL_TABLES)
     regions = REGION_CODES if links == "all" else [r.strip() for r in links.split(",") if r.strip()]
     return national_summary(m, lang, region_links(m.period.start, lang, regions=regions))
 
-def make_national(store, week, lang: str = "uz", out="reports", pdf: bool = True, template=None) -> dict:
+def make_national(store, week, lang: str = "uz", out="reports", pdf: bool = True, template=None, coming=()) -> dict:
     "Run the national template for `week` over the week model in `store`, render HTML and PDF, guard, publish; the paths written."
     w = check_week(None, week)
     if lang not in LANGS: raise ValueError(f"Unknown language {lang!r}; expected one of {', '.join(LANGS)}")
     if not saved_meta(store, w).get("week"): raise ValueError(f"{store}: no week model for the week of {w.date()}; run `dtsj week` first")
-    links = ",".join(region_links(w, lang, out))
+    links = ",".join(linked_regions(w, lang, out, coming))
     params = dict(week_start=str(w.date()), store=str(Path(store).resolve()), lang=lang, links=links)
     title = nt("n_title", lang) + f" ({fmt_week(w, lang)})"
     paths = publish_notebook(template or NATIONAL_TEMPLATE, params, national_paths(out, w, lang), title, lang, store, pdf)

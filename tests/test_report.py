@@ -111,7 +111,13 @@ def tampered(demo, tmp_path_factory):
     src = tmp_path_factory.mktemp("tampered")
     save_dataset(tables, src, "parquet")
     out = tmp_path_factory.mktemp("batch")
-    return make_reports(src, ["navoi", "syrdarya"], WEEK, "uz", out, jobs=2, pdf=False, progress=False, national=False).table, out
+    return make_reports(src, ["navoi", "syrdarya"], WEEK, "uz", out, jobs=2, pdf=False, progress=False).table, out
+
+def test_the_national_page_links_the_pages_of_the_batch(tampered):
+    "It starts beside the last region (whose page is not there yet) and links both pages, and no other."
+    res, out = tampered
+    html = (out / "site" / WEEK / "national.html").read_text()
+    assert set(re.findall(r'href="([a-z_]+)\.html"', html)) == {"navoi", "syrdarya"}
 
 def test_script_in_a_name_is_escaped(tampered):
     res, out = tampered
@@ -121,9 +127,11 @@ def test_script_in_a_name_is_escaped(tampered):
 
 def test_a_patient_identifier_glued_to_a_name_is_masked(tampered, demo):
     res, out = tampered
-    assert dict(zip(res.region, res.ok)) == {"navoi": True, "syrdarya": True}
-    html = (out / "site" / WEEK / "syrdarya.html").read_text()
-    assert "Apteka[***]" in html and leaks(demo.con, visible_text(html)) == set()
+    assert dict(zip(res.region, res.ok)) == {"national": True, "navoi": True, "syrdarya": True}
+    for page in ("syrdarya", "national"):
+        html = (out / "site" / WEEK / f"{page}.html").read_text()
+        assert leaks(demo.con, visible_text(html)) == set(), page
+    assert "Apteka[***]" in (out / "site" / WEEK / "syrdarya.html").read_text()
     assert "navoi.html" in (out / "site" / "index.html").read_text()
 
 @pytest.mark.parametrize("week, region, message", [("2025-04-22", "navoi", "not a Monday"), (WEEK, "navoiy", "Unknown region")])
