@@ -198,7 +198,7 @@ def make_reports(data, regions, week, lang: str = "uz", out="reports", history_w
         ensure_week(batch.store, w, history_weeks)
         batch.run(list(regions), progress, national)
         if national and batch.dead_links():            # linked a page that did not come: once more, after the regions
-            batch.results = [r for r in batch.results if r["region"] != "national"]; batch.coming = []
+            batch.results = [r for r in batch.results if r["region"] != "national"]
             batch.run([], False, True)
     except Interrupted as e: interrupted = e.args[0]
     finally:
