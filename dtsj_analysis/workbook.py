@@ -20,9 +20,9 @@ from .weekly import entity_names, prescription_ids, medicine_label
 
 # %% auto #0
 __all__ = ['TEXT', 'FINDING_KEY_SQL', 'NAME_COLUMNS', 'SHEET_COLUMNS', 'FORMULA_START', 'DATE_FORMAT', 'NUMBER_FORMAT',
-           'INPUT_FILL', 'WRAP', 'SECTION_ORDER', 't', 'finding_key', 'finding_keys', 'names_of', 'sheet_rows', 'put',
-           'verdict_validations', 'group_sheet', 'detector_order', 'group_of', 'sheet_title', 'detector_totals',
-           'summary_sheet', 'select_rows', 'write_workbook', 'workbook_text', 'make_workbook']
+           'INPUT_FILL', 'WRAP', 'SECTION_ORDER', 'SHEET_TOP', 't', 'finding_key', 'finding_keys', 'names_of',
+           'sheet_rows', 'put', 'verdict_validations', 'group_sheet', 'detector_order', 'group_of', 'sheet_title',
+           'detector_totals', 'summary_sheet', 'select_rows', 'write_workbook', 'workbook_text', 'make_workbook']
 
 # %% ../nbs/13_workbook.ipynb #64effeb0
 TEXT = {
@@ -239,7 +239,9 @@ def summary_sheet(ws, totals: pd.DataFrame, sheets: dict, shown: dict, region: s
     return ws
 
 # %% ../nbs/13_workbook.ipynb #3bf7a9af
-def select_rows(findings: pd.DataFrame, top: int | None = 100) -> pd.DataFrame:
+SHEET_TOP = 100   # the rows an outlier detector keeps in its sheet (the highest scores)
+
+def select_rows(findings: pd.DataFrame, top: int | None = SHEET_TOP) -> pd.DataFrame:
     "`findings` with only the `top` highest scores of each outlier detector (all when `top` is None), in detector order."
     load_detectors()
     outlier = findings.detector.isin([d.id for d in DETECTORS.values() if d.kind == "outlier"])
@@ -256,7 +258,7 @@ def write_workbook(findings: pd.DataFrame,  # one region's findings of one week 
                    *, region: str,          # the region code, for the title
                    week=None,               # the week's Monday (default: the findings' period start)
                    secret: str = "",        # the store's key secret (see `finding_key`)
-                   top: int | None = 100,   # rows kept per outlier detector
+                   top: int | None = SHEET_TOP,   # rows kept per outlier detector
                    totals: pd.DataFrame | None = None) -> Path:  # `detector_totals` of all the findings, when `findings` holds only the rows to show
     "Write the inspectors' workbook of one region and week to `path` (atomically); return the path."
     if lang not in LANGS: raise ValueError(f"Unknown language {lang!r}; expected one of {', '.join(LANGS)}")
@@ -293,8 +295,8 @@ def make_workbook(store, region: str, week, lang: str = "uz", out="reports") -> 
     from dtsj_analysis.load import attach, duckdb_config, meta
     from dtsj_analysis.weekly import load_week, region_report
     m = load_week(store, week, region, {"findings", "volumes"})
-    totals, top = detector_totals(m["findings"]), 100
-    m.tables["findings"] = select_rows(m["findings"], top)      # only the rows the sheets show are explained and redacted
+    totals = detector_totals(m["findings"])
+    m.tables["findings"] = select_rows(m["findings"])      # only the rows the sheets show are explained and redacted
     with attach(store, duckdb_config()) as con: r, secret = region_report(m, region, lang, con), meta(con).get("key_secret", "")
     return write_workbook(r.findings, report_paths(out, r.week_start, region, lang)["xlsx"], lang, region=region, week=r.week_start,
-                          secret=secret, top=top, totals=totals)
+                          secret=secret, totals=totals)
