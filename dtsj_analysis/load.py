@@ -23,8 +23,9 @@ from .sources import (SourceError, FolderSource, SqlSource, FrameSource, open_so
 __all__ = ['STORE_VERSION', 'BOOKKEEPING', 'SORT_BY', 'REJECT_COLS', 'duckdb_config', 'meta', 'set_meta', 'store_tables',
            'sorted_sql', 'ingest_table', 'staged_kind', 'drop_staged', 'upsert', 'summarise', 'save_report',
            'read_report', 'content_fingerprint', 'IngestResult', 'gone_tables', 'changed_tables', 'keep_id_alphabet',
-           'ingest_into', 'store_lock', 'writing', 'ingest', 'Tables', 'Dataset', 'cache_dir', 'store_for',
-           'prune_cache', 'as_store', 'load_dataset', 'save_dataset', 'tiny_tables', 'with_tables']
+           'ingest_into', 'store_lock', 'writing', 'ingest', 'stored', 'contract_views', 'Tables', 'Dataset',
+           'cache_dir', 'store_for', 'prune_cache', 'as_store', 'load_dataset', 'save_dataset', 'tiny_tables',
+           'with_tables']
 
 # %% ../nbs/02a_load.ipynb #02c9512d
 def duckdb_config(share: int = 8) -> dict:
@@ -130,7 +131,7 @@ REJECT_COLS = "tbl, key, place, src, row, col, rule, severity, value"
 def _reject_duplicates(con, t, src_id) -> int:
     "Keys that occur more than once in this export: record their rows, keep the first; how many such keys."
     key, name = key_sql(t), ident(t.name)
-    dups = con.execute(f"SELECT count(*) FROM (SELECT {key} AS k FROM {name} WHERE _src = ? AND {key} IS NOT NULL GROUP BY k HAVING count(*) > 1)", [src_id]).fetchall()[0][0]
+    dups = con.execute(f"SELECT count(*) FROM (SELECT {key} AS k FROM {name} WHERE _src = ? AND {key} IS NOT NULL GROUP BY 1 HAVING count(*) > 1)", [src_id]).fetchall()[0][0]
     if dups:
         con.execute(f"""INSERT INTO _rejects ({REJECT_COLS}) SELECT ?, k, place, ?, _row, ?, 'duplicate key', ?, k FROM (
                             SELECT {key} AS k, {place_sql(t)} AS place, _row, count(*) OVER (PARTITION BY {key}) AS n FROM {name} WHERE _src = ?)
@@ -348,6 +349,25 @@ def ingest(source, store, full: bool = False, mirror: bool = False) -> IngestRes
     with writing(store) as con: return ingest_into(con, src, full, mirror, str(store))
 
 # %% ../nbs/02a_load.ipynb #17edeaf3
+def stored(con, name: str) -> str:
+    "SQL name of store table `name` itself, its extra columns included, past the view that may shadow it (`contract_views`)."
+    return f"{ident(con.execute('SELECT current_database()').fetchall()[0][0])}.main.{ident(name)}"
+
+def contract_views(con) -> list:
+    "Shadow each store table on `con` that carries columns beyond the contract with a temporary view of the contract's columns and the store's own; the tables shadowed."
+    rows = con.execute("SELECT table_name, list(column_name ORDER BY ordinal_position) FROM information_schema.columns "
+                       "WHERE table_catalog = current_database() AND table_schema = 'main' GROUP BY table_name").fetchall()
+    out = []
+    for name, cols in sorted(rows):
+        if name not in TABLES: continue
+        contract = {c.name for c in TABLES[name].cols}
+        keep = [c for c in cols if c in contract or c.startswith("_")]
+        if len(keep) == len(cols): continue
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {ident(name)} AS SELECT {', '.join(map(ident, keep))} FROM {stored(con, name)}")
+        out.append(name)
+    return out
+
+# %% ../nbs/02a_load.ipynb #69f8c5f6
 class Tables(dict):
     "The contract tables of a dataset by name, each loaded into pandas on first use."
     def __init__(self, ds): super().__init__({n: None for n in store_tables(ds.con)}); self.ds = ds
@@ -362,6 +382,7 @@ class Dataset:
         self.con, self.path, self.cache = con, path, {}
         self.report, self.meta = read_report(con), meta(con)
         self.source = self.meta.get("source", "")
+        self.extended = contract_views(con)     # the tables whose extra columns the detectors do not see
     @classmethod
     def open(cls, path, share: int = 8) -> "Dataset":
         "The store file at `path`, read-only, with DuckDB's memory up to 1/`share` of the machine's."
@@ -373,13 +394,14 @@ class Dataset:
     @property
     def tables(self) -> Tables: return self.cached("tables", lambda: Tables(self))
     def frame(self, name: str) -> pd.DataFrame:
-        "Table `name` as a pandas frame, in source order, without the store's own columns."
+        "Table `name` as a pandas frame, in source order, its extra columns included, without the store's own."
         def make():
-            cols = [c for c in columns_of(self.con, name) if not c.startswith("_")]
-            return self.con.execute(f"SELECT {', '.join(ident(c) for c in cols)} FROM {ident(name)} ORDER BY _src, _row").df()
+            rel = stored(self.con, name)
+            cols = [r[0] for r in self.con.execute(f"DESCRIBE {rel}").fetchall() if not r[0].startswith("_")]
+            return self.con.execute(f"SELECT {', '.join(ident(c) for c in cols)} FROM {rel} ORDER BY _src, _row").df()
         return self.cached(("frame", name), make)
     def __getattr__(self, name):
-        if name.startswith("__") or name in ("con", "cache", "path", "report", "meta", "source"): raise AttributeError(name)
+        if name.startswith("__") or name in ("con", "cache", "path", "report", "meta", "source", "extended"): raise AttributeError(name)
         if name in TABLES: return self.frame(name) if name in self.tables else None
         raise AttributeError(name)
     def __getitem__(self, name): return self.frame(name)

@@ -17,7 +17,7 @@ import sqlglot
 from sqlglot import exp
 from .schema import TABLES, ValidationReport, Issue, DataError, ident
 from .sources import attach, columns_of
-from .load import Dataset, SORT_BY, store_tables, read_report, meta, load_dataset, cache_dir, duckdb_config
+from .load import Dataset, SORT_BY, store_tables, read_report, meta, load_dataset, cache_dir, duckdb_config, stored
 
 # %% auto #0
 __all__ = ['DOW', 'NO_DATE_WEEK', 'STORAGE', 'not_portable', 'literal', 'transpile', 'Recording', 'query_problems', 'lint',
@@ -114,13 +114,14 @@ def lint(ds, period, detectors=None) -> dict:
 NO_DATE_WEEK = "1900-01-01"   # the partition of rows without a date (a Monday)
 
 def _export_table(con, name: str, dest: Path):
-    "Write store table `name` on `con` under `dest`: a folder partitioned by week for a table with a date, else one file."
-    cols = {c: t for c, t in columns_of(con, name).items() if not c.startswith("_")}
+    "Write store table `name` on `con` under `dest` (its extra columns too): a folder partitioned by week for a table with a date, else one file."
+    rel = stored(con, name)
+    cols = {r[0]: r[1] for r in con.execute(f"DESCRIBE {rel}").fetchall() if not r[0].startswith("_")}
     sel = ", ".join(f"CAST({ident(c)} AS TIMESTAMP) AS {ident(c)}" if t.startswith("TIMESTAMP") else ident(c) for c, t in cols.items())
     if name in SORT_BY and SORT_BY[name] in cols:
         week = f"coalesce(CAST(date_trunc('week', {ident(SORT_BY[name])}) AS DATE), DATE '{NO_DATE_WEEK}') AS week"
-        con.execute(f"COPY (SELECT {sel}, {week} FROM {ident(name)}) TO '{dest / name}' (FORMAT parquet, PARTITION_BY (week))")
-    else: con.execute(f"COPY (SELECT {sel} FROM {ident(name)}) TO '{dest / name}.parquet' (FORMAT parquet)")
+        con.execute(f"COPY (SELECT {sel}, {week} FROM {rel}) TO '{dest / name}' (FORMAT parquet, PARTITION_BY (week))")
+    else: con.execute(f"COPY (SELECT {sel} FROM {rel}) TO '{dest / name}.parquet' (FORMAT parquet)")
 
 def export_parquet(store: Dataset | str | Path, dest) -> Path:
     "Write the contract tables of `store` (a store file or a `Dataset`) under folder `dest` as Parquet, big tables partitioned by week."
@@ -211,9 +212,9 @@ class SparkDataset:
             if "PATH_NOT_FOUND" in str(e) or "does not exist" in str(e): return None
             raise
     def _table(self, name):
-        "Spark DataFrame of contract table `name` (a view is made for it), or None when there is none."
+        "Spark DataFrame of contract table `name` (a view of the contract's columns is made for it), or None when there is none."
         if self.folder is None:
-            return self.spark.table(name) if self.spark.catalog.tableExists(name) else None
+            return self._contract_view(name, self.spark.table(name)) if self.spark.catalog.tableExists(name) else None
         base = str(self.folder).rstrip("/")
         for path, by_week in ((f"{base}/{name}", True), (f"{base}/{name}.parquet", False)):
             if isinstance(self.folder, Path) and not Path(path).exists(): continue
@@ -222,8 +223,13 @@ class SparkDataset:
                 if "PATH_NOT_FOUND" in str(e) or "does not exist" in str(e): continue
                 raise
             if by_week and "week" in df.columns: df = df.drop("week")
-            df.createOrReplaceTempView(name); return df
+            return self._contract_view(name, df, always=True)
         return None
+    def _contract_view(self, name, df, always: bool = False):
+        "`df` (table `name`) narrowed to the contract's columns, as the view `name` the detectors read (as `load.contract_views`); made `always`, or when it narrows."
+        keep = [c for c in df.columns if c in {k.name for k in TABLES[name].cols}]
+        if always or len(keep) < len(df.columns): df = df.select(*keep); df.createOrReplaceTempView(name)
+        return df
     def cached(self, key, make):
         "The value of `make()` computed once per dataset (as `Dataset.cached`)."
         if key not in self.cache: self.cache[key] = make()
