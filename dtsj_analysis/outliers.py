@@ -19,13 +19,13 @@ from .fmt import fmt_feature
 
 # %% auto #0
 __all__ = ['MIN_VOLUME', 'PRIOR', 'DUCKDB', 'EXACT', 'PRESCRIBER_SQL', 'PRESCRIBER_STAGES', 'UNITS', 'PRESCRIBER_FEATURES',
-           'PHARMACY_SQL', 'PHARMACY_FEATURES', 'FLOOR', 'MODELS', 'EVIDENCE', 'window', 'Feature', 'exact_sum',
-           'exact_avg', 'exact_var', 'ctes', 'staged', 'top_partner_sql', 'mean_sql', 'prescriber_sql', 'memory_bytes',
-           'afterwards', 'unordered', 'temporary_tables', 'feature_query', 'prescriber_features', 'pharmacy_sql',
-           'pharmacy_features', 'Evidence', 'peer_groups', 'peer_pool', 'feature_values', 'peer_fit', 'deviation',
-           'evidence', 'score_max_z', 'score_norm', 'score_robust_z', 'score_isolation_forest', 'local_outlier_factor',
-           'score_lof', 'evidence_arrays', 'feature_reasons', 'reasons', 'outlier_rows', 'explain_reasons',
-           'prescriber_outlier', 'pharmacy_outlier']
+           'PHARMACY_SQL', 'PHARMACY_FEATURES', 'FLOOR', 'MODELS', 'EVIDENCE', 'ACTIVE_SQL', 'NOTHING_TO_COMPARE',
+           'window', 'Feature', 'exact_sum', 'exact_avg', 'exact_var', 'ctes', 'staged', 'top_partner_sql', 'mean_sql',
+           'prescriber_sql', 'memory_bytes', 'afterwards', 'unordered', 'temporary_tables', 'feature_query',
+           'prescriber_features', 'pharmacy_sql', 'pharmacy_features', 'Evidence', 'peer_groups', 'peer_pool',
+           'feature_values', 'peer_fit', 'deviation', 'evidence', 'score_max_z', 'score_norm', 'score_robust_z',
+           'score_isolation_forest', 'local_outlier_factor', 'score_lof', 'evidence_arrays', 'feature_reasons',
+           'reasons', 'outlier_rows', 'explain_reasons', 'with_unscored', 'prescriber_outlier', 'pharmacy_outlier']
 
 # %% ../nbs/10_outliers.ipynb #d6660897
 MIN_VOLUME = 5   # events an entity needs before its own rates count as evidence
@@ -464,23 +464,45 @@ def explain_reasons(rows: pd.DataFrame, lang: str) -> list[str]:
     text = rows[f"reasons_{'uz' if lang == 'uz-latn' else lang}"].astype(str)
     return [to_latin(t) for t in text] if lang == "uz-latn" else text.tolist()
 
+# %% ../nbs/10_outliers.ipynb #d130c7d6
+ACTIVE_SQL = {
+    "prescriber": "SELECT DISTINCT prescriber_id AS entity_id FROM prescriptions WHERE issued_at >= $since AND issued_at < $end AND prescriber_id IS NOT NULL",
+    "pharmacy": "SELECT DISTINCT pharmacy_id AS entity_id FROM dispensings WHERE dispensed_at >= $since AND dispensed_at < $end AND pharmacy_id IS NOT NULL",
+}
+NOTHING_TO_COMPARE = {
+    "prescriber": {"uz": "даврда ва ундан олдинги 27 кунда реимбурсация рецепти йўқ: солиштирадиган нарса йўқ",
+                   "ru": "нет рецептов на возмещение в периоде и за 27 дней до него: сравнивать не с чем",
+                   "en": "no reimbursed prescription in the period or the 27 days before it: nothing to compare"},
+    "pharmacy": {"uz": "даврда ва ундан олдинги 27 кунда реимбурсация рецепти бўйича бериш йўқ: солиштирадиган нарса йўқ",
+                 "ru": "нет отпуска по рецептам на возмещение в периоде и за 27 дней до него: сравнивать не с чем",
+                 "en": "no dispensing of a reimbursed prescription in the period or the 27 days before it: nothing to compare"},
+}
+
+def with_unscored(rows: pd.DataFrame, ds, period: Period, entity: str) -> pd.DataFrame:
+    "`rows` (an outlier detector's) and, scored 0, every `entity` active in the window ending with `period` that has none."
+    w = window(period)
+    rest = sorted(set(ds.sql(ACTIVE_SQL[entity], since=w.start, end=w.end).entity_id) - set(rows.entity_id))
+    if not rest: return rows
+    add = pd.DataFrame({"entity_id": rest, "score": 0.0, **{f"reasons_{l}": NOTHING_TO_COMPARE[entity][l] for l in WRITTEN_IN}, "x_n": 0})
+    return pd.concat([rows, add], ignore_index=True) if len(rows) else add
+
 # %% ../nbs/10_outliers.ipynb #7e87ccf7
 @detector("prescriber_outlier", "prescriber",
     {"uz": "Ўхшашларидан ажралиб турувчи шифокор", "ru": "Врач, выделяющийся среди аналогичных", "en": "Prescriber unlike their peers"},
     explain_reasons, kind="outlier", model="max_z",
     section="III", group="outliers",
-    definition={"uz": "Ҳисобот даврида ёки ундан олдинги 27 кунда реимбурсация рецепти ёзган ҳар бир шифокор баҳоланади: ҳар бир кўрсаткич (ташхис бўйича кунлик қиймат перцентили, дори ўртачасига нисбатан кунлик миқдор, иш вақтидан ташқари ва якшанба кунги рецептлар, бир ойлик рецептлардаги бир марталик беморлар, бошқа шифокорлар билан умумий ва бошқа туман беморлари, туманда кутилганидан ортиқ битта дорихона улуши) шу мутахассисликдаги шифокорлар медианасидан четланиши бўйича ўлчанади. Оз воқеага асосланган улуш ўхшашлар даражасига яқинлаштирилади ва четланиш воқеалар сонига мутаносиб ҳисобга олинади, шунинг учун бир-икки рецепт шифокорни рўйхат бошига чиқара олмайди. Балл энг катта четланишдир; ҳисоботда энг юқори баллли шифокорлар уларни ажратиб турган кўрсаткичлар ва ортидаги сонлар билан келтирилади.",
-                "ru": "Оценивается каждый врач, выписавший рецепт на возмещение в периоде или за 27 дней до него: каждый показатель (перцентиль стоимости дня лечения по диагнозу, суточное количество к среднему по препарату, рецепты в нерабочее время и в воскресенье, разовые пациенты среди рецептов на месяц, общие с другими врачами и иногородние пациенты, доля одной аптеки сверх ожидаемой по району) измеряется отклонением от медианы врачей той же специальности. Доля, опирающаяся на немногие события, сдвигается к уровню аналогов, а отклонение учитывается пропорционально числу событий, поэтому один-два рецепта не выводят врача в начало списка. Балл — наибольшее отклонение; в отчёте приводятся врачи с наибольшим баллом, показатели, которые их выделяют, и числа за ними.",
-                "en": "Every prescriber with a reimbursed prescription in the period or the 27 days before it is scored: each prescribing feature (cost percentile within the diagnosis, daily quantity against the medicine's average, prescribing outside working hours and on Sundays, one-off patients among one-month prescriptions, shared and out-of-district patients, the share of one pharmacy beyond what the district leads one to expect) is measured as a deviation from the median of prescribers of the same specialty. A share resting on few events is shrunk towards the peers' rate and every deviation counts in proportion to the events behind it, so one or two prescriptions cannot put a prescriber at the top. The score is the largest deviation; the report lists the highest scores with the features that set them apart and the counts behind them."})
+    definition={"uz": "Ҳисобот даврида ёки ундан олдинги 27 кунда реимбурсация рецепти ёзган ҳар бир шифокор баҳоланади: ҳар бир кўрсаткич (ташхис бўйича кунлик қиймат перцентили, дори ўртачасига нисбатан кунлик миқдор, иш вақтидан ташқари ва якшанба кунги рецептлар, бир ойлик рецептлардаги бир марталик беморлар, бошқа шифокорлар билан умумий ва бошқа туман беморлари, туманда кутилганидан ортиқ битта дорихона улуши) шу мутахассисликдаги шифокорлар медианасидан четланиши бўйича ўлчанади. Оз воқеага асосланган улуш ўхшашлар даражасига яқинлаштирилади ва четланиш воқеалар сонига мутаносиб ҳисобга олинади, шунинг учун бир-икки рецепт шифокорни рўйхат бошига чиқара олмайди. Балл энг катта четланишдир; ҳисоботда энг юқори баллли шифокорлар уларни ажратиб турган кўрсаткичлар ва ортидаги сонлар билан келтирилади. Бу кунларда рецепт ёзган, лекин улардан бирортаси ҳам реимбурсация рецепти бўлмаган шифокор ҳам баҳоланади: 0 балл.",
+                "ru": "Оценивается каждый врач, выписавший рецепт на возмещение в периоде или за 27 дней до него: каждый показатель (перцентиль стоимости дня лечения по диагнозу, суточное количество к среднему по препарату, рецепты в нерабочее время и в воскресенье, разовые пациенты среди рецептов на месяц, общие с другими врачами и иногородние пациенты, доля одной аптеки сверх ожидаемой по району) измеряется отклонением от медианы врачей той же специальности. Доля, опирающаяся на немногие события, сдвигается к уровню аналогов, а отклонение учитывается пропорционально числу событий, поэтому один-два рецепта не выводят врача в начало списка. Балл — наибольшее отклонение; в отчёте приводятся врачи с наибольшим баллом, показатели, которые их выделяют, и числа за ними. Врач, чьи рецепты в эти дни все были без возмещения, тоже оценивается: балл 0.",
+                "en": "Every prescriber with a reimbursed prescription in the period or the 27 days before it is scored: each prescribing feature (cost percentile within the diagnosis, daily quantity against the medicine's average, prescribing outside working hours and on Sundays, one-off patients among one-month prescriptions, shared and out-of-district patients, the share of one pharmacy beyond what the district leads one to expect) is measured as a deviation from the median of prescribers of the same specialty. A share resting on few events is shrunk towards the peers' rate and every deviation counts in proportion to the events behind it, so one or two prescriptions cannot put a prescriber at the top. The score is the largest deviation; the report lists the highest scores with the features that set them apart and the counts behind them. A prescriber whose prescriptions in those days were none of them reimbursed is scored too: 0."})
 def prescriber_outlier(ds, period, model="max_z"):
-    return outlier_rows(prescriber_features(ds, period), "prescriber_id", PRESCRIBER_FEATURES, model)
+    return with_unscored(outlier_rows(prescriber_features(ds, period), "prescriber_id", PRESCRIBER_FEATURES, model), ds, period, "prescriber")
 
 @detector("pharmacy_outlier", "pharmacy",
     {"uz": "Ўхшашларидан ажралиб турувчи дорихона", "ru": "Аптека, выделяющаяся среди аналогичных", "en": "Pharmacy unlike its peers"},
     explain_reasons, kind="outlier", model="max_z",
     section="III", group="outliers",
-    definition={"uz": "Ҳисобот даврида ёки ундан олдинги 27 кунда реимбурсация рецепти бўйича дори берган ҳар бир дорихона худди шундай баҳоланади: бериш ва талаб кўрсаткичлари (бериш ўртача суммаси, талаб нархининг референт нархга нисбати, тунги, якшанба кунги ва рецепт ёзилгандан 15 дақиқа ичида беришлар, бошқа туман рецептлари, туманда кутилганидан ортиқ битта шифокор улуши) ўлчами ўхшаш туманлардаги шу турдаги дорихоналар медианаси билан солиштирилади; бир-икки бериш дорихонани рўйхат бошига чиқара олмайди.",
-                "ru": "Так же оценивается каждая аптека, отпускавшая лекарства по рецептам на возмещение в периоде или за 27 дней до него: показатели отпуска и заявок (средняя сумма отпуска, заявленная цена к референтной, ночные и воскресные отпуски, отпуск в течение 15 минут после выписки, рецепты из других районов, доля одного врача сверх ожидаемой по району) сравниваются с медианой аптек того же типа в районах сходного размера; один-два отпуска не выводят аптеку в начало списка.",
-                "en": "Every pharmacy with a dispensing of a reimbursed prescription in the period or the 27 days before it is scored likewise over dispensing and claiming features (average amount of a dispensing, claimed price against the reference, night and Sunday dispensing, dispensing within 15 minutes of issue, prescriptions from other districts, the share of one prescriber beyond what the district leads one to expect), compared with the median of pharmacies of the same outlet type in districts of similar size; one or two dispensings cannot put a pharmacy at the top."})
+    definition={"uz": "Ҳисобот даврида ёки ундан олдинги 27 кунда реимбурсация рецепти бўйича дори берган ҳар бир дорихона худди шундай баҳоланади: бериш ва талаб кўрсаткичлари (бериш ўртача суммаси, талаб нархининг референт нархга нисбати, тунги, якшанба кунги ва рецепт ёзилгандан 15 дақиқа ичида беришлар, бошқа туман рецептлари, туманда кутилганидан ортиқ битта шифокор улуши) ўлчами ўхшаш туманлардаги шу турдаги дорихоналар медианаси билан солиштирилади; бир-икки бериш дорихонани рўйхат бошига чиқара олмайди. Бу кунларда дори берган, лекин реимбурсация рецепти бўйича бирорта ҳам бермаган дорихона ҳам баҳоланади: 0 балл.",
+                "ru": "Так же оценивается каждая аптека, отпускавшая лекарства по рецептам на возмещение в периоде или за 27 дней до него: показатели отпуска и заявок (средняя сумма отпуска, заявленная цена к референтной, ночные и воскресные отпуски, отпуск в течение 15 минут после выписки, рецепты из других районов, доля одного врача сверх ожидаемой по району) сравниваются с медианой аптек того же типа в районах сходного размера; один-два отпуска не выводят аптеку в начало списка. Аптека, чьи отпуски в эти дни все были не по рецептам на возмещение, тоже оценивается: балл 0.",
+                "en": "Every pharmacy with a dispensing of a reimbursed prescription in the period or the 27 days before it is scored likewise over dispensing and claiming features (average amount of a dispensing, claimed price against the reference, night and Sunday dispensing, dispensing within 15 minutes of issue, prescriptions from other districts, the share of one prescriber beyond what the district leads one to expect), compared with the median of pharmacies of the same outlet type in districts of similar size; one or two dispensings cannot put a pharmacy at the top. A pharmacy whose dispensings in those days were none of them of a reimbursed prescription is scored too: 0."})
 def pharmacy_outlier(ds, period, model="max_z"):
-    return outlier_rows(pharmacy_features(ds, period), "pharmacy_id", PHARMACY_FEATURES, model)
+    return with_unscored(outlier_rows(pharmacy_features(ds, period), "pharmacy_id", PHARMACY_FEATURES, model), ds, period, "pharmacy")
