@@ -259,8 +259,9 @@ def write_workbook(findings: pd.DataFrame,  # one region's findings of one week 
                    week=None,               # the week's Monday (default: the findings' period start)
                    secret: str = "",        # the store's key secret (see `finding_key`)
                    top: int | None = SHEET_TOP,   # rows kept per outlier detector
-                   totals: pd.DataFrame | None = None) -> Path:  # `detector_totals` of all the findings, when `findings` holds only the rows to show
-    "Write the inspectors' workbook of one region and week to `path` (atomically); return the path."
+                   totals: pd.DataFrame | None = None,  # `detector_totals` of all the findings, when `findings` holds only the rows to show
+                   check=None) -> Path:     # called with {"workbook": its text} before the file is moved into place (`privacy.guard`)
+    "Write the inspectors' workbook of one region and week to `path` (atomically, once `check` passes); return the path."
     if lang not in LANGS: raise ValueError(f"Unknown language {lang!r}; expected one of {', '.join(LANGS)}")
     region_name(region)   # an unknown region fails here, before anything is written
     week = pd.Timestamp(week if week is not None else findings.period_start.min() if len(findings) else "NaT")
@@ -274,12 +275,15 @@ def write_workbook(findings: pd.DataFrame,  # one region's findings of one week 
     summary_sheet(wb.worksheets[0], detector_totals(findings) if totals is None else totals, sheets, shown, region, week, lang)
     wb.properties.title, wb.properties.creator = f"dtsj findings {region} {week.date()}", "dtsj_analysis"
     wb.properties.keywords = f"dtsj-findings region={region} week={week.date()} lang={lang}"
-    return _save(wb, Path(path))
+    return _save(wb, Path(path), check)
 
-def _save(wb: Workbook, path: Path) -> Path:
+def _save(wb: Workbook, path: Path, check=None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try: wb.save(tmp); tmp.replace(path)
+    try:
+        wb.save(tmp)
+        if check: check({"workbook": workbook_text(tmp)})
+        tmp.replace(path)
     finally: tmp.unlink(missing_ok=True)
     return path
 
@@ -293,10 +297,12 @@ def make_workbook(store, region: str, week, lang: str = "uz", out="reports") -> 
     "Write `<region>.xlsx` of `week` beside the region's page under `out/site/<week>/`, from the week model kept in `store`."
     from dtsj_analysis.publish import report_paths
     from dtsj_analysis.load import attach, duckdb_config, meta
+    from dtsj_analysis.privacy import guard
     from dtsj_analysis.weekly import load_week, region_report
     m = load_week(store, week, region, {"findings", "volumes"})
     totals = detector_totals(m["findings"])
     m.tables["findings"] = select_rows(m["findings"])      # only the rows the sheets show are explained and redacted
-    with attach(store, duckdb_config()) as con: r, secret = region_report(m, region, lang, con), meta(con).get("key_secret", "")
-    return write_workbook(r.findings, report_paths(out, r.week_start, region, lang)["xlsx"], lang, region=region, week=r.week_start,
-                          secret=secret, totals=totals)
+    with attach(store, duckdb_config()) as con:      # the workbook is checked for patient identifiers as a page is, before it is published
+        r, secret = region_report(m, region, lang, con), meta(con).get("key_secret", "")
+        return write_workbook(r.findings, report_paths(out, r.week_start, region, lang)["xlsx"], lang, region=region, week=r.week_start,
+                              secret=secret, totals=totals, check=lambda texts: guard(con, texts))
