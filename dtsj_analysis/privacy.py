@@ -14,10 +14,11 @@ import pyarrow as pa
 from .schema import TABLES, ident
 
 # %% auto #0
-__all__ = ['MASK', 'DIGITS', 'WORDS', 'PINFL', 'LONG_RUN', 'CODES', 'tokens', 'counted_id_lengths', 'id_lengths', 'long_lengths',
-           'counted_id_alphabet', 'id_alphabet', 'windows', 'patient_tokens', 'esc', 'mask', 'found_ids', 'maskable',
-           'masked', 'text_columns', 'redact_frame', 'redact_tables', 'visible_text', 'notebook_text', 'pdf_text',
-           'leaks', 'sources_of', 'PrivacyError', 'guard', 'found_ids_in']
+__all__ = ['MASK', 'DIGITS', 'WORDS', 'PINFL', 'LONG_RUN', 'SEPARATORS', 'SPLIT', 'CODES', 'tokens', 'counted_id_lengths',
+           'id_lengths', 'long_lengths', 'counted_id_alphabet', 'id_alphabet', 'windows', 'patient_tokens', 'esc',
+           'whole', 'split_form', 'mask', 'alphabet_runs', 'joined', 'found_ids', 'maskable', 'masked', 'text_columns',
+           'redact_frame', 'redact_tables', 'visible_text', 'notebook_text', 'pdf_text', 'leaks', 'sources_of',
+           'PrivacyError', 'guard', 'found_ids_in']
 
 # %% ../nbs/02b_privacy.ipynb #4ff110da
 MASK = "[***]"
@@ -87,24 +88,48 @@ def esc(v) -> str:
     s = "" if v is None or (isinstance(v, float) and v != v) else str(v)
     return html.escape(PINFL.sub(MASK, s))
 
+SEPARATORS = " \u00a0\u2009\u202f\u200b\u200c\u200d\u2060\u00ad.-"     # what a typist or a copy may put between the digits of a number
+SPLIT = re.compile(f"(?<=\\d)[{re.escape(SEPARATORS)}]{{1,2}}(?=\\d)")
+
+def whole(pid: str) -> bool:
+    "Is identifier `pid` masked wherever it occurs, even inside a word: a long one, or one written with more than letters and digits (`P-00001`)?"
+    return len(pid) >= 8 or not pid.isalnum()
+
+def split_form(pid: str) -> str | None:
+    "A pattern of identifier `pid` written with separators between its digits (`3793 3742 8150 21`), for a long all-digit one."
+    if len(pid) < 8 or not pid.isdigit(): return None
+    return "(?<!\\d)" + f"[{re.escape(SEPARATORS)}]{{0,2}}".join(pid) + "(?!\\d)"
+
 def mask(s, ids: set):
-    "Text `s` with the patient identifiers in `ids` and runs of 14 digits or more masked; other values unchanged."
+    "Text `s` with the patient identifiers in `ids` (long ones also written with separators between their digits) and runs of 14 digits or more masked; other values unchanged."
     if not isinstance(s, str) or not s or not ids and not LONG_RUN.search(s): return s
     for pid in ids:
-        if len(pid) >= 8 and pid in s: s = s.replace(pid, MASK)
+        if whole(pid) and pid in s: s = s.replace(pid, MASK)
+        elif (f := split_form(pid)) and SPLIT.search(s): s = re.sub(f, MASK, s)
     s = DIGITS.sub(lambda m: MASK if m[0] in ids or len(m[0]) >= 14 else m[0], s)
     return WORDS.sub(lambda m: MASK if m[0] in ids else m[0], s) if ids else s
 
+def alphabet_runs(texts, alphabet: str | None) -> set:
+    "The runs of `alphabet`'s characters in `texts` that hold more than letters and digits: where an identifier like `P-00001` may stand whole."
+    if not alphabet or alphabet.isalnum(): return set()
+    runs = re.compile(f"[{re.escape(alphabet)}]+").findall
+    return {r for s in texts if isinstance(s, str) for r in runs(s) if not r.isalnum()}
+
+def joined(texts) -> list:
+    "Those of `texts` that hold digits split by separators, with the separators removed (`3793 3742` -> `37933742`)."
+    return [SPLIT.sub("", s) for s in texts if isinstance(s, str) and SPLIT.search(s)]
+
 def found_ids(con, texts) -> set:
-    "The patient identifiers that occur in `texts`, as runs, words or (long ones) anywhere."
+    "The patient identifiers that occur in `texts`, as runs, words, runs of their alphabet or (long ones) anywhere."
     texts = [s for s in texts if isinstance(s, str) and s]
     if not texts: return set()
-    n = id_lengths(con)
-    return patient_tokens(con, {c for c in tokens(texts) if len(c) in n} | windows(texts, long_lengths(con, n), id_alphabet(con)))
+    n, alphabet = id_lengths(con), id_alphabet(con)
+    cand = {c for c in tokens(texts) | alphabet_runs(texts, alphabet) if len(c) in n}
+    return patient_tokens(con, cand | windows(texts, long_lengths(con, n), alphabet))
 
 def maskable(ids: set) -> re.Pattern:
-    "A search that finds something in every text `mask` would change (one of `ids`, or a run of 14 digits), so the others are passed over at once."
-    return re.compile("|".join([LONG_RUN.pattern] + [re.escape(p) for p in ids]))
+    "A search that finds something in every text `mask` would change (one of `ids`, split or not, or a run of 14 digits), so the others are passed over at once."
+    return re.compile("|".join([LONG_RUN.pattern] + [re.escape(p) for p in ids] + [f for p in ids if (f := split_form(p))]))
 
 def masked(col: pd.Series, ids: set) -> pd.Series:
     "Column `col` with `mask` applied; each distinct text is masked once, and a column with nothing to mask is returned as it is."
@@ -122,12 +147,14 @@ def redact_frame(con, df: pd.DataFrame, cols=None) -> pd.DataFrame:
     "`df` with patient identifiers masked in its text columns (`cols`, default every text column)."
     cols = text_columns(df) if cols is None else cols
     if df is None or df.empty or not cols: return df
-    ids = found_ids(con, [v for c in cols for v in df[c].dropna().unique()])
+    texts = [v for c in cols for v in df[c].dropna().unique()]
+    ids = found_ids(con, texts + joined(texts))          # data's text: an identifier split by separators is masked too
     return df.assign(**{c: masked(df[c], ids) for c in cols})
 
 def redact_tables(con, tables: dict) -> dict:
     "Every table of a report with patient identifiers masked in its text (one question to the store)."
-    ids = found_ids(con, [v for df in tables.values() if df is not None and not df.empty for c in text_columns(df) for v in df[c].dropna().unique()])
+    texts = [v for df in tables.values() if df is not None and not df.empty for c in text_columns(df) for v in df[c].dropna().unique()]
+    ids = found_ids(con, texts + joined(texts))
     return {k: df if df is None or df.empty else df.assign(**{c: masked(df[c], ids) for c in text_columns(df)})
             for k, df in tables.items()}
 
@@ -188,4 +215,4 @@ def guard(con, texts: dict):
 def found_ids_in(text: str, ids: set) -> set:
     "Those of patient identifiers `ids` that `text` shows (as `found_ids` finds them: a run, a word, or a long one anywhere)."
     if not ids or not isinstance(text, str): return set()
-    return {p for p in ids if (len(p) >= 8 and p in text)} | (tokens([text]) & ids)
+    return {p for p in ids if (whole(p) and p in text)} | ((tokens([text]) | {r for r in ids if not r.isalnum() and r in text}) & ids)
