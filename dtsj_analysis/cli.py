@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 from .load import load_dataset, ingest, DataError, SourceError
 from .sources import redact_url
+from .privacy import PrivacyError
 from .engine import run_detectors, detector_ids
 from .reference import REGION_CODES
 from .demo import write_demo
@@ -273,6 +274,8 @@ def main(argv=None) -> int:
     except DataError as e:
         head = f"errors in the data stop region {e.region}" if e.region else "the dataset has errors"
         print(f"dtsj: {head}:\n{e.report.to_text(e.region)}", file=sys.stderr); return 2
+    except PrivacyError as e:                      # its message says where the identifier came from, never the identifier
+        print(f"dtsj: not published: {e}", file=sys.stderr); return 3
     except (SourceError, ValueError, OSError, TimeoutError) as e:
         print(f"dtsj: {redact_url(str(e))}", file=sys.stderr); return 2
     except KeyboardInterrupt:

@@ -100,6 +100,9 @@ def test_guard_stops_a_page_and_names_where_it_came_from_not_the_identifier(demo
     assert not (tmp_path / "out" / "site" / WEEK / "navoi.html").exists()
     assert not (tmp_path / "out" / "site" / WEEK / "navoi.xlsx").exists()          # the page failed: no workbook either
     assert not [f for f in (tmp_path / "out").rglob(".*")], "temporary files left behind"
+    r = subprocess.run([DTSJ, "report", "--data", store, "--region", "navoi", "--week", WEEK, "--out", tmp_path / "one", "--no-pdf"],
+                       capture_output=True, text=True)           # one region on the command line: a message, not a traceback
+    assert r.returncode == 3 and "not published" in r.stderr and "Traceback" not in r.stderr and pid not in r.stderr + r.stdout
 
 # --- 2. secrets --------------------------------------------------------------------------------------------------------
 
