@@ -42,6 +42,7 @@ SHOPPING_PAIRS = f"""
      "en": "Holds {n_rx} dispensed prescriptions of {atc_code} from {n_prescribers} prescribers with overlapping supply periods{here_en}"},
     kind="behaviour", lookback_days=90,
     section="III", group="behaviour",
+    reads=('dispensings', 'facilities', 'prescriptions'),
     definition={"uz": "Ҳисобот даврида ва ундан олдинги {lookback_days} кунда бир АТХ кодли дорига камида икки хил шифокордан реимбурсация рецептлари олган бемор: ҳар бир рецепт бўйича дори давр охиригача берилган, таъминот муддатлари (ёзилган кундан бошлаб таъминот кунлари давомида) устма-уст тушади ва рецептлардан камида биттаси ҳисобот даврида ёзилган.",
                 "ru": "Пациент, который в периоде и за {lookback_days} дн. до него получил рецепты на возмещение одного кода АТХ не менее чем от двух разных врачей: по каждому рецепту лекарство отпущено до конца периода, сроки обеспечения (от даты выписки на число дней обеспечения) перекрываются, и хотя бы один из рецептов выписан в периоде.",
                 "en": "A patient who, in the period and the {lookback_days} days before it, holds reimbursed prescriptions of one ATC code from at least two different prescribers, each dispensed before the period end, whose supply intervals (from the issue date for the days of supply) overlap, at least one of them issued in the period."})
@@ -80,6 +81,7 @@ def doctor_shopping(ds, period, lookback_days=90):
      "en": "{top_n} of {n} dispensings ({top_pct}%) at pharmacy {pharmacy_id}, which has {ph_pct}% of its district's dispensings"},
     kind="behaviour", window_days=28, min_dispensings=20, prescriber_share=0.8, pharmacy_share=0.4,
     section="III", group="behaviour",
+    reads=('dispensings', 'facilities', 'pharmacies', 'prescribers', 'prescriptions'),
     definition={"uz": "Ҳисобот даври ва унинг биринчи кунида тугайдиган {window_days} кун ичидаги реимбурсация рецептлари бўйича беришлар саналади: шифокор рецептлари бўйича камида {min_dispensings} та бериш бўлиб, уларнинг камида {prescriber_share:.0%} и битта дорихонада, ҳолбуки шу дорихонанинг ўз туманидаги дорихоналар беришларидаги улуши {pharmacy_share:.0%} дан кам.",
                 "ru": "Считаются отпуски по рецептам на возмещение за период и {window_days} дн., заканчивающихся его первым днём: по рецептам врача не менее {min_dispensings} таких отпусков, не менее {prescriber_share:.0%} из них в одной аптеке, тогда как у этой аптеки меньше {pharmacy_share:.0%} всех таких отпусков аптек её района.",
                 "en": "Counting dispensings of reimbursed prescriptions in the period and the {window_days} days ending on its first day: the prescriber's prescriptions have at least {min_dispensings} such dispensings, at least {prescriber_share:.0%} of them at one pharmacy, while that pharmacy has under {pharmacy_share:.0%} of all such dispensings at the pharmacies of its district."})

@@ -12,7 +12,7 @@ import pandas as pd
 from .load import load_dataset, ingest, DataError, SourceError
 from .sources import redact_url
 from .privacy import PrivacyError
-from .engine import run_detectors, detector_ids
+from .engine import run_detectors, detector_ids, resolve
 from .reference import REGION_CODES
 from .demo import write_demo
 
@@ -29,10 +29,10 @@ def cmd_ingest(a) -> int:
     return 0 if res.report.ok else 1
 
 # %% ../nbs/09_cli.ipynb #be7b820d
-def stopped_text(report) -> str:
-    "One line per region that errors stop."
+def stopped_text(stopped: dict) -> str:
+    "One line per region that errors stop (`stopped`: region -> its errors, as `ValidationReport.stopped`)."
     return "\n".join(f"  {r}: stopped by {len(errs)} error(s): " + "; ".join(f"{i.table}.{i.column or '*'} {i.rule}" for i in errs[:3])
-                     for r, errs in report.stopped().items())
+                     for r, errs in stopped.items())
 
 def cmd_validate(a) -> int:
     "Check a dataset against the data contract."
@@ -41,7 +41,7 @@ def cmd_validate(a) -> int:
         ds = load_dataset(a.data, strict=False)
     print(f"Dataset {redact_url(a.data)}: " + ", ".join(f"{n} {k:,} rows" for n, k in ds.counts().items()))
     print(ds.report.to_text() if ds.report.issues else "OK: no problems found")
-    if ds.report.stopped(): print("Regions whose figures the errors stop:\n" + stopped_text(ds.report))
+    if ds.report.stopped(): print("Regions whose figures the errors stop:\n" + stopped_text(ds.report.stopped()))
     return 0 if ds.report.ok else 1
 
 # %% ../nbs/09_cli.ipynb #33747bee
@@ -85,19 +85,23 @@ def cmd_detect(a) -> int:
     check_out(a.out)
     ds = open_data(a.data, a.engine, a.spark_master)
     try:
-        ds.check(a.region) if a.region else None
-        stopped = ds.report.stopped()
-        if len(stopped) == len(REGION_CODES): raise DataError(ds.report)
-        f = run_detectors(ds, a.start, a.end, region=a.region, detectors=a.detectors)
+        rep = ds.report
+        blocked = {d.id: sorted(set(d.reads) & rep.unusable()) for d in resolve(a.detectors) if set(d.reads) & rep.unusable()}
+        runnable = [d.id for d in resolve(a.detectors) if d.id not in blocked]
+        stopped = rep.stopped_by_rows()
+        if (a.region and a.region in stopped) or not runnable or len(stopped) == len(REGION_CODES): raise DataError(rep, a.region)
+        f = run_detectors(ds, a.start, a.end, region=a.region, detectors=runnable)
     finally: ds.close()
     f = f[~f.region.isin(list(stopped))].reset_index(drop=True)
     write_table(f, a.out)
     print(f"{len(f):,} findings written to {a.out}")
     if len(f): print(f.groupby("detector", sort=False).size().to_string())
+    if blocked:
+        print(f"dtsj: {len(blocked)} detector(s) not run, a table they read is unusable:\n" + "\n".join(f"  {d}: {', '.join(t)}" for d, t in blocked.items())
+              + "\n" + "\n".join(f"  {i}" for i in rep.errors if i.table in rep.unusable()), file=sys.stderr)
     if stopped and not a.region:
-        print(f"dtsj: errors in the data stop {len(stopped)} region(s); their findings are left out:\n" + stopped_text(ds.report), file=sys.stderr)
-        return 1
-    return 0
+        print(f"dtsj: errors in the data stop {len(stopped)} region(s); their findings are left out:\n" + stopped_text(stopped), file=sys.stderr)
+    return 1 if blocked or (stopped and not a.region) else 0
 
 # %% ../nbs/09_cli.ipynb #219f493a
 def cmd_export(a) -> int:

@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 from .load import Dataset, load_dataset
+from .schema import TABLES
 from .reference import REGION_CODES, WRITTEN_IN, to_latin, in_lang
 from .fmt import fmt_value
 
@@ -76,6 +77,7 @@ class Detector:
     definition: dict = field(default_factory=dict)  # when it flags, per language; {param} fields name default parameters
     section: str = "III"          # the report section it appears in: I, II, III or IV
     group: str = ""               # the report table (and workbook sheet) it appears in, a key of `GROUPS`
+    reads: tuple = ()             # the contract tables it reads (placing its findings included): without one of them it cannot run
     def __repr__(self): return f"Detector({self.id}: {self.title['en']})"
 
 DETECTORS: dict[str, Detector] = {}
@@ -120,10 +122,11 @@ for key, title, short in [
                  ("Хизматлар", "Услуги", "Services")),
 ]: report_group(key, dict(zip(WRITTEN_IN, title)), dict(zip(WRITTEN_IN, short)))
 
-def detector(id, entity, title, explain, *, definition, kind="rule", section="III", group="", **params):
+def detector(id, entity, title, explain, *, definition, kind="rule", section="III", group="", reads=(), **params):
     "Register the decorated function as detector `id`, defined by `definition`, with default `params`, shown in report `section` and `group`."
     if section not in ("I", "II", "III", "IV"): raise ValueError(f"Detector {id!r}: section {section!r} is not I, II, III or IV")
     if group not in GROUPS: raise ValueError(f"Detector {id!r}: report group {group!r} is not declared (report_group); known: {', '.join(GROUPS)}")
+    if unknown := [t for t in reads if t not in TABLES]: raise ValueError(f"Detector {id!r}: reads {', '.join(unknown)}, which the contract has no table of")
     other = {d.section for d in DETECTORS.values() if d.group == group and d.id != id}
     if other and other != {section}: raise ValueError(f"Detector {id!r}: group {group!r} is in section {other.pop()}, not {section}")
     for lang in WRITTEN_IN:
@@ -131,7 +134,7 @@ def detector(id, entity, title, explain, *, definition, kind="rule", section="II
         try: definition[lang].format(**params)
         except (KeyError, IndexError) as e: raise ValueError(f"Detector {id!r}: definition[{lang!r}] names {e}, which is not a parameter") from None
     def register(fn):
-        DETECTORS[id] = Detector(id, entity, title, explain, fn, params, kind, definition, section, group)
+        DETECTORS[id] = Detector(id, entity, title, explain, fn, params, kind, definition, section, group, tuple(sorted(reads)))
         module = getattr(fn, "__module__", None)
         if module in DETECTOR_MODULES or id not in HOME: HOME[id] = module   # a notebook redefining a detector keeps its place
         return fn

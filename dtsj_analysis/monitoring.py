@@ -25,6 +25,7 @@ __all__ = ['USUALLY', 'defectura', 'silent_day', 'working_days', 'usual_activity
      "en": "{undispensed} of {due} reimbursed prescriptions of {medicine_en} ({atc_code}) due in the period in {district_en} were not dispensed"},
     min_due=5, share=0.5,
     section="III", group="defectura",
+    reads=('dispensings', 'drugs', 'facilities', 'prescriptions'),
     definition={"uz": "Туман (рецепт ёзган муассаса тумани) ва АТХ коди, агар шу туман муассасаларида ёзилган ва амал қилиш муддати ҳисобот даврида тугайдиган шу АТХ кодли реимбурсация рецептлари камида {min_due} та бўлиб, уларнинг камида {share:.0%} и бўйича давр охиригача дори берилмаган бўлса; баҳо шу улушга тенг.",
                 "ru": "Район (выписавшего учреждения) и код АТХ, если рецептов на возмещение этого кода, выписанных в учреждениях района, со сроком действия, истекающим в периоде, не меньше {min_due} и не менее {share:.0%} из них не отпущены до конца периода; оценка равна этой доле.",
                 "en": "An ATC code in a district (of the issuing facility) with at least {min_due} reimbursed prescriptions issued at the district's facilities whose validity ends in the period, at least {share:.0%} of them with no dispensing dated before the period end; the score is that share."})
@@ -87,6 +88,7 @@ def usual_activity(ds, period, weeks_before: int = 4, min_usual: int = 10) -> pd
      "en": "Issued no prescription on {n_silent} of {n_days} working days: {days_en}"},
     weeks_before=4, min_usual=10,
     section="III", group="services",
+    reads=('facilities', 'prescriptions'),
     definition={"uz": "Ҳисобот даврининг иш кунида (душанбадан шанбагача) бирорта ҳам рецепт ёзмаган муассаса, ҳолбуки даврдан олдинги {weeks_before} ҳафтанинг ҳар бирида ҳафтанинг шу кунида камида {min_usual} та рецепт ёзган; ҳар бир муассасага бир қатор, баҳо — рецептсиз иш кунлари сонининг даврдаги иш кунлари сонига нисбати.",
                 "ru": "Учреждение, не выписавшее ни одного рецепта в рабочий день периода (с понедельника по субботу), хотя в тот же день недели в каждую из {weeks_before} недель до периода оно выписывало не меньше {min_usual}; одна строка на учреждение, оценка — доля таких дней среди рабочих дней периода.",
                 "en": "A facility that issued no prescription on a working day (Monday to Saturday) of the period, while on the same weekday in each of the {weeks_before} weeks before the period it issued at least {min_usual}; one row per facility, scored by its silent days over the working days of the period."})

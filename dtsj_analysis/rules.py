@@ -107,6 +107,7 @@ def contract_days(period: Period) -> dict:
      "en": "Prescribed {quantity} units of {atc_code} on {issued_at} while the facility's reserve held {quantity_on_hand} units on {as_of}"},
     max_age_days=7,
     section="III", group="reserve",
+    reads=('drugs', 'facilities', 'prescriptions', 'reserve_stock'),
     definition={"uz": "Ҳисобот даврида ёзилган реимбурсация рецепти, агар муассаса заҳирасининг шу АТХ коди бўйича рецепт ёзилган кундан кечиктирилмаган ва ундан {max_age_days} кундан кўп олдин бўлмаган энг сўнгги қолдиғи ёзилган миқдордан кам бўлмаса.",
                 "ru": "Рецепт на возмещение, выписанный в периоде, если последний остаток резерва учреждения по тому же коду АТХ на дату не позднее дня выписки и не ранее чем за {max_age_days} дн. до неё не меньше выписанного количества.",
                 "en": "A reimbursed prescription issued in the period, when the facility's latest reserve-stock snapshot of the same ATC code, dated on the issue date or at most {max_age_days} days before it, holds at least the prescribed quantity."})
@@ -151,6 +152,7 @@ def _outlet_counts(ds, period):
      "ru": "Договор действовал все {days} дн., но не было ни одного отпуска по рецептам на возмещение",
      "en": "Under contract on all {days} days of the period but made no dispensing of a reimbursed prescription"},
     section="III", group="outlets",
+    reads=('contracts', 'dispensings', 'pharmacies', 'prescriptions'),
     definition={"uz": "Шартномаси ҳисобот даврининг ҳар бир кунида амалда бўлган, лекин даврда реимбурсация рецепти бўйича бирорта ҳам дори бермаган дорихона.",
                 "ru": "Аптека, договор с которой действует в каждый день периода, но которая не сделала в периоде ни одного отпуска по рецепту на возмещение.",
                 "en": "A pharmacy whose contract is active on every day of the period and which made no dispensing of a reimbursed prescription in the period."})
@@ -181,6 +183,7 @@ def median_of_others(values) -> np.ndarray:
      "en": "Made {count} reimbursed dispensings, under {share_pct}% of the median {median} of the {n_peers} other contracted outlets of its {peers_where}"},
     share=0.2, min_peers=3,
     section="III", group="outlets",
+    reads=('contracts', 'dispensings', 'pharmacies', 'prescriptions'),
     definition={"uz": "Шартномаси ҳисобот даврининг ҳар бир кунида амалда бўлган ва реимбурсация рецепти бўйича камида бир марта дори берган, лекин беришлари сони туманидаги шундай бошқа дорихоналар медианасининг {share:.0%} идан кам бўлган дорихона (туманда бундай бошқа дорихоналар {min_peers} тадан кам бўлса, вилоятдаги медиана олинади).",
                 "ru": "Аптека, договор с которой действует в каждый день периода и которая хотя бы раз отпустила лекарство по рецепту на возмещение, но число её отпусков меньше {share:.0%} медианы других таких аптек района (региона, если других таких аптек в районе меньше {min_peers}).",
                 "en": "A pharmacy under contract on every day of the period with at least one dispensing of a reimbursed prescription, but fewer than {share:.0%} of the median count of the other fully contracted outlets of its district (of its region where the district has fewer than {min_peers} others)."})
@@ -218,6 +221,7 @@ def benefit_sql(col: str, lang: int) -> str:
      "en": "Prescription of {atc_code} issued {issued_at} to a {why_en} expired on {valid_until} without any dispensing"},
     child_under=18, elderly_from=65,
     section="I", group="protected",
+    reads=('dispensings', 'drugs', 'facilities', 'patients', 'prescriptions'),
     definition={"uz": "Амал қилиш муддати ҳисобот даврида тугайдиган ва давр охиригача дори берилмаган реимбурсация рецепти, агар бемор рецепт ёзилган куни {child_under} ёшга тўлмаган ёки {elderly_from} ёш ва ундан катта бўлса ёхуд имтиёзли тоифага эга бўлса.",
                 "ru": "Рецепт на возмещение, срок действия которого истекает в периоде и по которому до конца периода ничего не отпущено, если пациенту на дату выписки меньше {child_under} лет или {elderly_from} лет и больше либо у него есть льготная категория.",
                 "en": "A reimbursed prescription whose validity ends in the period, with no dispensing dated before the period end, for a patient who is under {child_under} or aged {elderly_from} and over on the issue date, or has a benefit category."})
@@ -264,6 +268,7 @@ def exact(x: str) -> str:
      "ru": "Отпуск {dispensed_at} на {amount_claimed} сум, рецепт {prescription_id} в системе отсутствует",
      "en": "Dispensed on {dispensed_at} for {amount_claimed} UZS, but prescription {prescription_id} does not exist"},
     section="III", group="inconsistencies",
+    reads=('dispensings', 'drugs', 'pharmacies', 'prescriptions'),
     definition={"uz": "Ҳисобот давридаги дори бериш, унда кўрсатилган рецепт рақами рецептлар орасида йўқ.",
                 "ru": "Отпуск в периоде, номер рецепта которого не найден среди рецептов.",
                 "en": "A dispensing in the period whose prescription number matches no prescription."})
@@ -276,6 +281,7 @@ def dispense_without_rx(ds, period):
      "ru": "После этого отпуска по рецепту {prescription_id} отпущено всего {cumulative} ед. при выписанных {rx_quantity}",
      "en": "After this dispensing {cumulative} units of prescription {prescription_id} had been dispensed, {rx_quantity} were prescribed"},
     section="III", group="inconsistencies",
+    reads=('dispensings', 'drugs', 'pharmacies', 'prescriptions'),
     definition={"uz": "Ҳисобот давридаги дори бериш, ундан кейин рецепт бўйича жами берилган миқдор (бериш вақти тартибида) ёзилган миқдордан ошади.",
                 "ru": "Отпуск в периоде, после которого всего отпущенное по рецепту количество (в порядке времени отпуска) превышает выписанное.",
                 "en": "A dispensing in the period after which the total quantity dispensed on its prescription (in order of dispensing time) exceeds the prescribed quantity."})
@@ -299,6 +305,7 @@ def over_dispensed(ds, period):
      "ru": "Отпущено {dispensed_at}, рецепт выписан {issued_at} и действителен до {valid_until}",
      "en": "Dispensed {dispensed_at}; the prescription was issued {issued_at} and valid until {valid_until}"},
     section="III", group="inconsistencies",
+    reads=('dispensings', 'drugs', 'pharmacies', 'prescriptions'),
     definition={"uz": "Ҳисобот давридаги дори бериш, у рецепт ёзилишидан олдин ёки рецепт амал қилиш муддати тугаганидан кейинги санада амалга оширилган.",
                 "ru": "Отпуск в периоде, сделанный раньше выписки рецепта или в дату после окончания срока его действия.",
                 "en": "A dispensing in the period made before its prescription was issued, or on a date after the prescription's last valid day."})
@@ -315,6 +322,7 @@ def dispense_out_of_window(ds, period):
      "en": "Claimed {amount_claimed} UZS for {quantity} units; at the reference price that is {reference_amount} UZS ({ratio_pct}%)"},
     tolerance=0.01,
     section="III", group="inconsistencies",
+    reads=('dispensings', 'drugs', 'pharmacies', 'prescriptions'),
     definition={"uz": "Ҳисобот давридаги дори бериш, унда талаб қилинган сумма миқдор билан дори референт нархининг кўпайтмасидан {tolerance:.0%} дан ортиқ юқори.",
                 "ru": "Отпуск в периоде, заявленная сумма которого больше произведения количества на референтную цену препарата более чем на {tolerance:.0%}.",
                 "en": "A dispensing in the period whose claimed amount exceeds the quantity times the drug's reference price by more than {tolerance:.0%}."})
@@ -332,6 +340,7 @@ def price_above_reference(ds, period, tolerance=0.01):
      "ru": "В рецепте {rx_atc}, отпущен {drug_code} с кодом {drug_atc}",
      "en": "Prescribed {rx_atc} but dispensed {drug_code}, which is {drug_atc}"},
     section="III", group="inconsistencies",
+    reads=('dispensings', 'drugs', 'pharmacies', 'prescriptions'),
     definition={"uz": "Ҳисобот давридаги дори бериш, унда берилган дорининг АТХ коди рецептдаги АТХ кодидан фарқ қилади.",
                 "ru": "Отпуск в периоде, при котором код АТХ отпущенного препарата отличается от кода АТХ в рецепте.",
                 "en": "A dispensing in the period of a drug whose ATC code differs from the prescription's ATC code."})
@@ -347,6 +356,7 @@ def drug_mismatch(ds, period):
      "ru": "Отпущено {dispensed_at} в аптеке {pharmacy_id}, у которой в этот день не было действующего договора",
      "en": "Dispensed on {dispensed_at} at pharmacy {pharmacy_id}, which had no active contract that day"},
     section="III", group="inconsistencies",
+    reads=('contracts', 'dispensings', 'drugs', 'pharmacies', 'prescriptions'),
     definition={"uz": "Ҳисобот даврида реимбурсация рецепти бўйича дори бериш куни шартномаси амалда бўлмаган дорихонада берилган.",
                 "ru": "Отпуск в периоде по рецепту на возмещение в аптеке, у которой в день отпуска нет действующего договора.",
                 "en": "A reimbursed prescription dispensed in the period at a pharmacy with no contract active on the dispensing date."})
@@ -362,6 +372,7 @@ def outlet_not_contracted(ds, period):
      "ru": "{event_ru} {event_at}, пациент умер {died_on}",
      "en": "{event_en} on {event_at}; the patient died on {died_on}"},
     section="III", group="inconsistencies",
+    reads=('dispensings', 'drugs', 'facilities', 'patients', 'pharmacies', 'prescriptions'),
     definition={"uz": "Ҳисобот даврида бемор вафот этган санадан кейинги кунда ёзилган рецепт ёки берилган дори.",
                 "ru": "Рецепт, выписанный, или отпуск, сделанный в периоде в дату позже даты смерти пациента.",
                 "en": "A prescription issued, or a dispensing made, in the period on a date after the patient's date of death."})

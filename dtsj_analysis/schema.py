@@ -186,6 +186,12 @@ class ValidationReport:
     def stopped(self) -> dict:
         "Each region stopped by errors, with the errors that stop it."
         return {r: errs for r in REGION_CODES if (errs := self.errors_for(r))}
+    def unusable(self) -> set:
+        "The tables an error makes unusable in every region (missing, or a required column missing): what reads them cannot run."
+        return {i.table for i in self.errors if i.regions == EVERYWHERE}
+    def stopped_by_rows(self) -> dict:
+        "Each region stopped by errors in rows it holds (an unusable table aside), with those errors."
+        return {r: errs for r in REGION_CODES if (errs := [i for i in self.errors if i.regions != EVERYWHERE and i.touches(r)])}
     def to_text(self, region: str | None = None):
         shown = self.issues if region is None else [i for i in self.issues if i.severity != "error" or i.touches(region)]
         head = f"{sum(i.severity == 'error' for i in shown)} error(s), {sum(i.severity == 'warning' for i in shown)} warning(s)"

@@ -65,6 +65,17 @@ def test_missing_table(tmp_path):
     r = error_of(tmp_path)
     assert any(i.table == "drugs" and "required table is missing" in i.rule for i in r.errors)
 
+def test_missing_table_stops_only_the_detectors_that_read_it(demo, tmp_path, capsys):
+    "The contract: one bad table must not stop the others where they can still be processed."
+    tables = {n: df for n, df in demo.tables.items() if n != "reserve_stock"}
+    save_dataset(tables, tmp_path / "data"); out = tmp_path / "f.csv"
+    assert main(["detect", "--data", str(tmp_path / "data"), "--start", "2025-04-21", "--end", "2025-04-28", "--out", str(out)]) == 1
+    f, err = pd.read_csv(out, dtype=str), capsys.readouterr().err
+    assert "reserve_stock_rx" not in set(f.detector) and len(set(f.detector)) > 10
+    assert "reserve_stock_rx: reserve_stock" in err and "required table is missing" in err
+    assert main(["detect", "--data", str(tmp_path / "data"), "--start", "2025-04-21", "--end", "2025-04-28", "--detectors", "reserve_stock_rx",
+                 "--out", str(tmp_path / "g.csv")]) == 2 and not (tmp_path / "g.csv").exists()
+
 def test_missing_column(tmp_path):
     only(error_of(write(tmp_path, lambda t: t["dispensings"].pop("amount_claimed"))), "dispensings", "amount_claimed", "required column is missing")
 
