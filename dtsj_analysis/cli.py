@@ -86,8 +86,9 @@ def cmd_detect(a) -> int:
     ds = open_data(a.data, a.engine, a.spark_master)
     try:
         rep = ds.report
-        blocked = {d.id: sorted(set(d.reads) & rep.unusable()) for d in resolve(a.detectors) if set(d.reads) & rep.unusable()}
-        runnable = [d.id for d in resolve(a.detectors) if d.id not in blocked]
+        unusable, chosen = rep.unusable(), resolve(a.detectors)
+        blocked = {d.id: sorted(set(d.reads) & unusable) for d in chosen if set(d.reads) & unusable}
+        runnable = [d.id for d in chosen if d.id not in blocked]
         stopped = rep.stopped_by_rows()
         if (a.region and a.region in stopped) or not runnable or len(stopped) == len(REGION_CODES): raise DataError(rep, a.region)
         f = run_detectors(ds, a.start, a.end, region=a.region, detectors=runnable)
@@ -98,7 +99,7 @@ def cmd_detect(a) -> int:
     if len(f): print(f.groupby("detector", sort=False).size().to_string())
     if blocked:
         print(f"dtsj: {len(blocked)} detector(s) not run, a table they read is unusable:\n" + "\n".join(f"  {d}: {', '.join(t)}" for d, t in blocked.items())
-              + "\n" + "\n".join(f"  {i}" for i in rep.errors if i.table in rep.unusable()), file=sys.stderr)
+              + "\n" + "\n".join(f"  {i}" for i in rep.errors if i.table in unusable), file=sys.stderr)
     if stopped and not a.region:
         print(f"dtsj: errors in the data stop {len(stopped)} region(s); their findings are left out:\n" + stopped_text(stopped), file=sys.stderr)
     return 1 if blocked or (stopped and not a.region) else 0
