@@ -215,4 +215,4 @@ def guard(con, texts: dict):
 def found_ids_in(text: str, ids: set) -> set:
     "Those of patient identifiers `ids` that `text` shows (as `found_ids` finds them: a run, a word, or a long one anywhere)."
     if not ids or not isinstance(text, str): return set()
-    return {p for p in ids if (whole(p) and p in text)} | ((tokens([text]) | {r for r in ids if not r.isalnum() and r in text}) & ids)
+    return {p for p in ids if whole(p) and p in text} | (tokens([text]) & ids)
