@@ -15,7 +15,7 @@ import duckdb
 from . import __version__
 from .reference import LANGS, WRITTEN_IN, REGION_CODES, region_name, district_name, to_latin, in_lang, medicine_name
 from .fmt import fmt_int, fmt_dec, money_unit, fmt_money, fmt_pct, fmt_change, fmt_date, fmt_week, MONEY_UNITS, MONTHS
-from .schema import ident
+from .schema import ident, DataError
 from .load import Dataset, writing, attach, duckdb_config
 from .engine import Period, run_detectors, DETECTORS, load_detectors, detector_ids, explain_findings, FINDINGS_COLUMNS, rows_of
 from .rules import outlet_counts, age_sql, facts_table, REIMBURSED
@@ -254,7 +254,9 @@ def volumes(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
 def rule_ids() -> list: return [d for d in detector_ids() if DETECTORS[d].kind != "outlier"]
 
 def week_findings(ds: Dataset, period: Period, outliers: bool = True) -> pd.DataFrame:
-    "Findings of every detector (without the outlier models if not `outliers`) for `period`, all regions, with details and entity names."
+    """Findings of every detector (without the outlier models if not `outliers`) for `period`, all regions, with details and entity names;
+    `DataError` when a table cannot be used at all (missing, or a required column missing): a week's figures need every one."""
+    if ds.report.unusable(): raise DataError(ds.report)
     f = run_detectors(ds, period.start, period.end, detectors=None if outliers else rule_ids(), lang=None)
     keep = FINDINGS_COLUMNS + ["details"] + (["prescriptions"] if "prescriptions" in f else [])
     return f[keep].merge(entity_names(ds, f).drop_duplicates(["entity_type", "entity_id"]), how="left", on=["entity_type", "entity_id"])

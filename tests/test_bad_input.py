@@ -75,6 +75,9 @@ def test_missing_table_stops_only_the_detectors_that_read_it(demo, tmp_path, cap
     assert "reserve_stock_rx: reserve_stock" in err and "required table is missing" in err
     assert main(["detect", "--data", str(tmp_path / "data"), "--start", "2025-04-21", "--end", "2025-04-28", "--detectors", "reserve_stock_rx",
                  "--out", str(tmp_path / "g.csv")]) == 2 and not (tmp_path / "g.csv").exists()
+    capsys.readouterr()                                  # a week's report needs every table: one clear message, no traceback
+    assert main(["report", "--data", str(tmp_path / "data"), "--region", "navoi", "--week", "2025-04-21", "--out", str(tmp_path / "r"), "--no-pdf"]) == 2
+    assert "ERROR reserve_stock: required table is missing" in capsys.readouterr().err and not (tmp_path / "r" / "site").exists()
 
 def test_missing_column(tmp_path):
     only(error_of(write(tmp_path, lambda t: t["dispensings"].pop("amount_claimed"))), "dispensings", "amount_claimed", "required column is missing")
