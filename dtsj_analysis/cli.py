@@ -10,16 +10,17 @@ import argparse, os, sys, warnings
 from pathlib import Path
 import pandas as pd
 from .load import load_dataset, ingest, DataError, SourceError
+from .schema import shown_value
 from .sources import redact_url
 from .privacy import PrivacyError
-from .engine import run_detectors, detector_ids, resolve
+from .engine import run_detectors, detector_ids, resolve, empty_findings
 from .reference import REGION_CODES
 from .demo import write_demo
 
 # %% auto #0
 __all__ = ['DATA', 'cmd_ingest', 'stopped_text', 'cmd_validate', 'cmd_demo_data', 'check_out', 'write_table', 'spark_module',
-           'open_data', 'cmd_detect', 'cmd_export', 'cmd_week', 'cmd_report', 'cmd_workbook', 'cmd_verdicts_import',
-           'check_out_dir', 'iso_date', 'region_code', 'data_help', 'parser', 'main']
+           'open_data', 'each_detector', 'cmd_detect', 'cmd_export', 'cmd_week', 'cmd_report', 'cmd_workbook',
+           'cmd_verdicts_import', 'check_out_dir', 'iso_date', 'region_code', 'data_help', 'parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #13e56863
 def cmd_ingest(a) -> int:
@@ -80,6 +81,15 @@ def open_data(data, engine: str = "duckdb", master: str = "local[2]"):
         warnings.simplefilter("ignore")
         return spark_module().spark_dataset(data, master, strict=False) if engine == "spark" else load_dataset(data, strict=False)
 
+def each_detector(ds, a, ids: list) -> tuple[pd.DataFrame, dict]:
+    """The findings of detectors `ids` over `a`'s period and region, each run on its own, in their order: one that fails leaves
+    the others' findings. (findings, failed detector -> its error, with no run of 14 digits)."""
+    parts, failed = [], {}
+    for d in ids:
+        try: parts.append(run_detectors(ds, a.start, a.end, region=a.region, detectors=[d]))
+        except Exception as e: failed[d] = shown_value("", f"{type(e).__name__}: {redact_url(str(e)).strip().splitlines()[0] if str(e).strip() else ''}")
+    return (pd.concat(parts, ignore_index=True) if parts else empty_findings()), failed
+
 def cmd_detect(a) -> int:
     "Run the detectors over [start, end) and write the findings table."
     check_out(a.out)
@@ -91,8 +101,10 @@ def cmd_detect(a) -> int:
         runnable = [d.id for d in chosen if d.id not in blocked]
         stopped = rep.stopped_by_rows()
         if (a.region and a.region in stopped) or not runnable or len(stopped) == len(REGION_CODES): raise DataError(rep, a.region)
-        f = run_detectors(ds, a.start, a.end, region=a.region, detectors=runnable)
+        f, failed = each_detector(ds, a, runnable)
     finally: ds.close()
+    if len(failed) == len(runnable):
+        print("dtsj: every detector failed; nothing written:\n" + "\n".join(f"  {d}: {e}" for d, e in failed.items()), file=sys.stderr); return 2
     f = f[~f.region.isin(list(stopped))].reset_index(drop=True)
     write_table(f, a.out)
     print(f"{len(f):,} findings written to {a.out}")
@@ -100,9 +112,11 @@ def cmd_detect(a) -> int:
     if blocked:
         print(f"dtsj: {len(blocked)} detector(s) not run, a table they read is unusable:\n" + "\n".join(f"  {d}: {', '.join(t)}" for d, t in blocked.items())
               + "\n" + "\n".join(f"  {i}" for i in rep.errors if i.table in unusable), file=sys.stderr)
+    if failed:
+        print(f"dtsj: {len(failed)} detector(s) failed; the others' findings are written:\n" + "\n".join(f"  {d}: {e}" for d, e in failed.items()), file=sys.stderr)
     if stopped and not a.region:
         print(f"dtsj: errors in the data stop {len(stopped)} region(s); their findings are left out:\n" + stopped_text(stopped), file=sys.stderr)
-    return 1 if blocked or (stopped and not a.region) else 0
+    return 1 if blocked or failed or (stopped and not a.region) else 0
 
 # %% ../nbs/09_cli.ipynb #219f493a
 def cmd_export(a) -> int:

@@ -67,3 +67,17 @@ def test_demo_data_command(tmp_path):
     r = dtsj("demo-data", "--out", tmp_path / "d", "--regions", "navoi", "--weeks", "6", "--scale", "0.1", "--format", "csv")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "d" / "prescriptions.csv").exists() and (tmp_path / "d" / "labels.csv").exists()
+
+def test_a_failing_detector_leaves_the_others_findings(demo_dir, tmp_path, monkeypatch, capsys):
+    "One detector that fails (a bug, or data shaped as nothing foresaw) does not take the others' findings with it."
+    from dtsj_analysis.engine import DETECTORS, resolve
+    resolve()
+    def boom(ds, period, **params): raise ZeroDivisionError("row 7 of 00012345678901")
+    import dataclasses
+    monkeypatch.setitem(DETECTORS, "drug_mismatch", dataclasses.replace(DETECTORS["drug_mismatch"], fn=boom))
+    out = tmp_path / "f.csv"
+    assert main(["detect", "--data", str(demo_dir), *WEEK, "--detectors", "drug_mismatch,after_death,over_dispensed", "--out", str(out)]) == 1
+    f, err = pd.read_csv(out, dtype=str), capsys.readouterr().err
+    assert set(f.detector) == {"after_death", "over_dispensed"} and "drug_mismatch: ZeroDivisionError" in err and "00012345678901" not in err
+    assert main(["detect", "--data", str(demo_dir), *WEEK, "--detectors", "drug_mismatch", "--out", str(tmp_path / "g.csv")]) == 2
+    assert not (tmp_path / "g.csv").exists() and "every detector failed" in capsys.readouterr().err
