@@ -11,20 +11,19 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pyarrow as pa
-from .schema import TABLES, ident
+from .schema import TABLES, ident, MASK, ID_RUN
 
 # %% auto #0
-__all__ = ['MASK', 'DIGITS', 'WORDS', 'PINFL', 'LONG_RUN', 'SEPARATORS', 'SPLIT', 'CODES', 'tokens', 'counted_id_lengths',
-           'id_lengths', 'long_lengths', 'counted_id_alphabet', 'id_alphabet', 'windows', 'patient_tokens', 'esc',
-           'whole', 'split_form', 'mask', 'alphabet_runs', 'joined', 'found_ids', 'maskable', 'masked', 'text_columns',
+__all__ = ['DIGITS', 'WORDS', 'PINFL', 'LONG_RUN', 'SEPARATORS', 'SPLIT', 'CODES', 'tokens', 'counted_id_lengths', 'id_lengths',
+           'long_lengths', 'counted_id_alphabet', 'id_alphabet', 'windows', 'patient_tokens', 'esc', 'whole',
+           'split_form', 'mask', 'alphabet_runs', 'joined', 'found_ids', 'maskable', 'masked', 'text_columns',
            'redact_frame', 'redact_tables', 'visible_text', 'notebook_text', 'pdf_text', 'leaks', 'sources_of',
            'PrivacyError', 'guard', 'found_ids_in']
 
 # %% ../nbs/02b_privacy.ipynb #4ff110da
-MASK = "[***]"
 DIGITS = re.compile(r"\d+")
 WORDS = re.compile(r"[^\W_]+")
-PINFL = re.compile(r"(?<!\d)\d{14}(?!\d)")
+PINFL = ID_RUN                                  # a run of exactly 14 digits, as printed validation reports mask it too
 
 def tokens(texts) -> set:
     "Candidate identifiers in `texts`: maximal digit runs and words."

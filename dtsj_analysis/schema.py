@@ -16,12 +16,12 @@ from .reference import REGION_CODES
 
 # %% auto #0
 __all__ = ['KINDS', 'ATC5', 'positive', 'non_negative', 'known_region', 'atc_format', 'ENTITY_TYPES', 'BY_FACILITY',
-           'BY_PHARMACY', 'TABLES', 'REQUIRED_TABLES', 'ROW_RULES', 'EVERYWHERE', 'ID_RUN', 'WS', 'ZONE', 'TRUE',
-           'FALSE', 'TASHKENT', 'EDGE', 'SQL_TYPES', 'Col', 'opt', 'sql_literal', 'ident', 'Check', 'greater_than',
-           'at_least', 'one_of', 'matches', 'Table', 'shown_value', 'Issue', 'ValidationReport', 'DataError',
-           'is_text_type', 'is_number_type', 'is_whole_type', 'clean_sql', 'given_sql', 'zoned_sql', 'parse_sql',
-           'table_checks', 'parsed_sql', 'check_flags', 'check_counts_sql', 'stored_sql', 'place_sql', 'key_sql',
-           'region_sql', 'isin', 'dangling_sql']
+           'BY_PHARMACY', 'TABLES', 'REQUIRED_TABLES', 'ROW_RULES', 'EVERYWHERE', 'MASK', 'ID_RUN', 'WS', 'ZONE',
+           'TRUE', 'FALSE', 'TASHKENT', 'EDGE', 'SQL_TYPES', 'Col', 'opt', 'sql_literal', 'ident', 'Check',
+           'greater_than', 'at_least', 'one_of', 'matches', 'Table', 'shown_value', 'Issue', 'ValidationReport',
+           'DataError', 'is_text_type', 'is_number_type', 'is_whole_type', 'clean_sql', 'given_sql', 'zoned_sql',
+           'parse_sql', 'table_checks', 'parsed_sql', 'check_flags', 'check_counts_sql', 'stored_sql', 'place_sql',
+           'key_sql', 'region_sql', 'isin', 'dangling_sql']
 
 # %% ../nbs/01_schema.ipynb #e6353c5c
 KINDS = ("id", "text", "date", "timestamp", "bool", "int", "number")
@@ -140,12 +140,13 @@ ROW_RULES = [
 
 # %% ../nbs/01_schema.ipynb #dd232b5a
 EVERYWHERE = ("*",)
+MASK = "[***]"                                  # what a patient identifier is shown as, here and on every page (`privacy`)
 ID_RUN = re.compile(r"(?<!\d)\d{14}(?!\d)")
 
 def shown_value(column: str, v):
     "An offending value as a printed report shows it: never a patient identifier (a `patient_id` cell, or a run of 14 digits in any)."
-    if column == "patient_id" and v not in ("", None): return "[***]"
-    return ID_RUN.sub("[***]", v) if isinstance(v, str) else v
+    if column == "patient_id" and v not in ("", None): return MASK
+    return ID_RUN.sub(MASK, v) if isinstance(v, str) else v
 
 @dataclass
 class Issue:
