@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
-from .schema import (TABLES, REQUIRED_TABLES, EVERYWHERE, Issue, ValidationReport, DataError, key_sql, place_sql,
+from .schema import (TABLES, REQUIRED_TABLES, EVERYWHERE, Issue, ValidationReport, DataError, key_sql, place_sql, KEEPS_ROWS,
                                   region_sql, dangling_sql, sql_literal, ident, is_number_type, is_whole_type, table_checks,
                                   parsed_sql, check_counts_sql, stored_sql, check_flags)
 from .privacy import counted_id_lengths, counted_id_alphabet
@@ -106,7 +106,7 @@ def ingest_table(con, src, name: str, src_id: int, report: ValidationReport) -> 
                                   FROM (SELECT _row, {key_sql(t)} AS k, {place_sql(t)} AS place FROM {rows} WHERE {cond}) x
                                   JOIN (SELECT {row} AS _r, CAST({ident(col)} AS VARCHAR) AS value FROM {ident(raw)}) r ON r._r = x._row""",
                               [name, src_id, col, rule, sev])
-        bad = " OR ".join(cond for (*_, cond), k in zip(checks, counts) if k)
+        bad = " OR ".join(cond for (_, rule, _, cond), k in zip(checks, counts) if k and rule not in KEEPS_ROWS)
         if bad and not t.required: con.execute(f"DELETE FROM {rows} WHERE {bad}")
         for flag in check_flags(t, present): con.execute(f"ALTER TABLE {rows} DROP COLUMN {flag}")
         if not new: upsert(con, name)
@@ -180,7 +180,7 @@ def summarise(con, extra: list = ()) -> ValidationReport:
     order = {n: i for i, n in enumerate(TABLES)}
     for tbl, col, rule, sev, n, s, rows, vals, n_src in sorted(groups, key=lambda g: (order.get(g[0], 99), g[1], g[2])):
         regions = _regions_of(con, tbl, "col = ? AND rule = ?", [col, rule]) if sev == "error" else ()
-        rule_text = rule if sev == "error" else f"{rule} (rows left out)"
+        rule_text = rule if sev == "error" or rule in KEEPS_ROWS else f"{rule} (rows left out)"
         source = srcs.get(s[0], "") if multi and n_src == 1 else ""
         rep.add(tbl, col, rule_text, sev, n, tuple(rows), tuple("" if v is None else v for v in vals), regions, source)
     for name in have:

@@ -16,8 +16,8 @@ from .reference import REGION_CODES
 
 # %% auto #0
 __all__ = ['KINDS', 'ATC5', 'positive', 'non_negative', 'known_region', 'atc_format', 'ENTITY_TYPES', 'BY_FACILITY',
-           'BY_PHARMACY', 'TABLES', 'REQUIRED_TABLES', 'ROW_RULES', 'EVERYWHERE', 'MASK', 'ID_RUN', 'WS', 'ZONE',
-           'TRUE', 'FALSE', 'TASHKENT', 'EDGE', 'SQL_TYPES', 'Col', 'opt', 'sql_literal', 'ident', 'Check',
+           'BY_PHARMACY', 'TABLES', 'REQUIRED_TABLES', 'ROW_RULES', 'KEEPS_ROWS', 'EVERYWHERE', 'MASK', 'ID_RUN', 'WS',
+           'ZONE', 'TRUE', 'FALSE', 'TASHKENT', 'EDGE', 'SQL_TYPES', 'Col', 'opt', 'sql_literal', 'ident', 'Check',
            'greater_than', 'at_least', 'one_of', 'matches', 'Table', 'shown_value', 'Issue', 'ValidationReport',
            'DataError', 'is_text_type', 'is_number_type', 'is_whole_type', 'clean_sql', 'given_sql', 'zoned_sql',
            'parse_sql', 'table_checks', 'parsed_sql', 'check_flags', 'check_counts_sql', 'stored_sql', 'place_sql',
@@ -131,12 +131,13 @@ REQUIRED_TABLES = tuple(n for n, t in TABLES.items() if t.required)
 
 # %% ../nbs/01_schema.ipynb #85b488c6
 ROW_RULES = [
-    ("prescriptions", "valid_until", "valid_until is on or after the issue date", "{valid_until} < CAST({issued_at} AS DATE)"),
-    ("contracts", "end_date", "end_date is on or after start_date", "{end_date} < {start_date}"),
-    ("appeals", "resolved_at", "resolved_at is on or after received_at", "{resolved_at} < {received_at}"),
-    ("patients", "birth_date", "birth_date is not in the future", "{birth_date} > current_date"),
-    ("patients", "died_on", "died_on is on or after birth_date", "{died_on} < {birth_date}"),
+    ("prescriptions", "valid_until", "valid_until is on or after the issue date (rows kept)", "{valid_until} < CAST({issued_at} AS DATE)", "warning"),
+    ("contracts", "end_date", "end_date is on or after start_date (rows kept)", "{end_date} < {start_date}", "warning"),
+    ("appeals", "resolved_at", "resolved_at is on or after received_at (rows kept)", "{resolved_at} < {received_at}", "warning"),
+    ("patients", "birth_date", "birth_date is not in the future", "{birth_date} > current_date", "error"),
+    ("patients", "died_on", "died_on is on or after birth_date", "{died_on} < {birth_date}", "error"),
 ]
+KEEPS_ROWS = {rule for *_, rule, _, severity in ROW_RULES if severity == "warning"}    # rules whose rows are kept, in every table
 
 # %% ../nbs/01_schema.ipynb #dd232b5a
 EVERYWHERE = ("*",)
@@ -275,10 +276,13 @@ def table_checks(t: Table, present: dict) -> list[tuple]:
         if c.kind == "number": out.append((c.name, "is not a finite number", f"NOT isfinite({v})"))
         if c.kind == "id": out.append((c.name, "contains a NUL, tab or line break", " OR ".join(f"contains({v}, chr({k}))" for k in (0, 9, 10, 13))))
         for k in c.checks: out.append((c.name, k.rule, f"NOT ({k.on(v)})"))
-    for table, col, rule, bad in ROW_RULES:
+    grave = "error" if t.required else "warning"
+    out = [(col, rule, grave, sql) for col, rule, sql in out]
+    for table, col, rule, bad, severity in ROW_RULES:
         names = re.findall(r"\{(\w+)\}", bad)
-        if table == t.name and all(n in present for n in names): out.append((col, rule, bad.format(**{n: ident(n) for n in names})))
-    return [(col, rule, "error" if t.required else "warning", f"coalesce({sql}, false)") for col, rule, sql in out]
+        if table == t.name and all(n in present for n in names):
+            out.append((col, rule, max(severity, grave), bad.format(**{n: ident(n) for n in names})))
+    return [(col, rule, severity, f"coalesce({sql}, false)") for col, rule, severity, sql in out]
 
 SQL_TYPES = {"id": "VARCHAR", "text": "VARCHAR", "date": "DATE", "timestamp": "TIMESTAMP", "bool": "BOOLEAN", "int": "BIGINT", "number": "DOUBLE"}
 
