@@ -19,8 +19,9 @@ from .demo import write_demo
 
 # %% auto #0
 __all__ = ['DATA', 'cmd_ingest', 'stopped_text', 'cmd_validate', 'cmd_demo_data', 'check_out', 'write_table', 'spark_module',
-           'open_data', 'each_detector', 'cmd_detect', 'cmd_export', 'cmd_week', 'cmd_report', 'cmd_workbook',
-           'cmd_verdicts_import', 'check_out_dir', 'iso_date', 'region_code', 'data_help', 'parser', 'main']
+           'open_data', 'each_detector', 'cmd_detect', 'cmd_export', 'unusable_text', 'cmd_week', 'cmd_report',
+           'cmd_workbook', 'cmd_verdicts_import', 'check_out_dir', 'iso_date', 'region_code', 'data_help', 'parser',
+           'main']
 
 # %% ../nbs/09_cli.ipynb #13e56863
 def cmd_ingest(a) -> int:
@@ -130,6 +131,15 @@ def cmd_export(a) -> int:
     return 0
 
 # %% ../nbs/09_cli.ipynb #ad3beda1
+def unusable_text(store, week) -> str:
+    "What the command says when the week's model could not use a table: which, and the checks not run; empty when it used every one."
+    from .publish import saved_meta
+    from .weekly import missing_parts
+    bad, gone, _ = missing_parts(saved_meta(store, week))
+    if not bad: return ""
+    return (f"dtsj: table(s) that cannot be used: {', '.join(bad)}; " + (f"{len(gone)} check(s) not run ({', '.join(gone)}) and " if gone else "")
+            + "the figures that read them not computed; the pages say which")
+
 def cmd_week(a) -> int:
     "Compute every figure of a week's reports for all regions, once, and keep them in the store."
     from .load import as_store
@@ -142,6 +152,7 @@ def cmd_week(a) -> int:
     st = m["status"].set_index("region").status
     print(f"Week model of {a.week.date()} kept in {store}: " + ", ".join(f"{k} {v}" for k, v in st.value_counts().items()))
     print(m["summary"].groupby("detector", sort=False)["count"].sum().to_string())
+    if note := unusable_text(store, a.week): print(note, file=sys.stderr); return 1
     return 0
 
 # %% ../nbs/09_cli.ipynb #a9f2c224
@@ -166,6 +177,7 @@ def cmd_report(a) -> int:
         status, errors = region_status(as_store(a.data), a.week, a.region)
         if status == "stopped": print(f"dtsj: errors in the data stop region {a.region}; the page says why:\n{errors}", file=sys.stderr); return 1
         if status == "no_data": print(f"dtsj: region {a.region} has no data in the week of {a.week.date()}; the page says so", file=sys.stderr)
+        if note := unusable_text(as_store(a.data), a.week): print(note, file=sys.stderr); return 1
         return 0
     regions = list(REGION_CODES)
     res = make_reports(a.data, regions, a.week, a.lang, a.out, a.history_weeks, pdf=not a.no_pdf, jobs=a.jobs)
@@ -174,7 +186,9 @@ def cmd_report(a) -> int:
     print(f"{n_ok} of {len(regions)} reports published to {Path(a.out) / 'site'} (index: {Path(a.out) / 'site' / 'index.html'})"
           + (f"; failed: {', '.join(res.failed.region)}" if len(res.failed) else ""))
     if res.interrupted: return 130 if res.interrupted == "SIGINT" else 143
-    return 1 if len(res.failed) or len(res.stopped) or n_ok < len(regions) else 0
+    from .load import as_store
+    if note := unusable_text(as_store(a.data), a.week): print(note, file=sys.stderr)
+    return 1 if len(res.failed) or len(res.stopped) or n_ok < len(regions) or note else 0
 
 # %% ../nbs/09_cli.ipynb #b6f44392
 def cmd_workbook(a) -> int:

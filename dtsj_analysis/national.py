@@ -17,7 +17,8 @@ from .reference import LANGS, WRITTEN_IN, REGION_CODES, region_name, in_lang
 from .fmt import fmt_int, fmt_dec, fmt_money, fmt_change, fmt_week, money_unit
 from .engine import DETECTORS, GROUPS, Period, group_title
 from .weekly import t, TEXT, WeekModel, load_week, check_week, rule_ids
-from .publish import esc, figure, png_data_uri, report_paths, publish_notebook, write_index, saved_meta, verdicts_table, provenance_html
+from .publish import (esc, figure, png_data_uri, report_paths, publish_notebook, write_index, saved_meta, verdicts_table, provenance_html,
+                                   unusable_html)
 
 # %% auto #0
 __all__ = ['NATIONAL_TEXT', 'NATIONAL', 'PER', 'INDICATORS', 'STATUS_ORDER', 'MONITORING', 'NATIONAL_CSS', 'HATCHES',
@@ -252,7 +253,7 @@ table.national td.status { color: #555; font-style: italic; }
 def render_national_title(n: NationalSummary) -> str:
     "The page's own style (printed in landscape: its tables are wide) and its title block."
     return (f'<style>{NATIONAL_CSS}</style><header class="title"><h1>{esc(nt("n_title", n.lang))}</h1>'
-            f'<p class="week">({esc(n.week_label)} {n.period.start.year})</p></header>')
+            f'<p class="week">({esc(n.week_label)} {n.period.start.year})</p></header>' + unusable_html(n.meta, n.lang))
 
 def render_national_volumes(n: NationalSummary) -> str:
     "Prescriptions issued and dispensed, patients served and the amount reimbursed per region, each with its change."

@@ -16,19 +16,20 @@ from .reference import LANGS, REGION_CODES, region_name, district_name, to_latin
 from .fmt import fmt_int, fmt_dec, fmt_money, fmt_pct, fmt_change, fmt_date, fmt_week, money_unit, fmt_weekday_date
 from .load import Dataset, as_store, attach, duckdb_config
 from .engine import DETECTORS, GROUPS, Period, load_detectors, detector_ids, define, detector_title, group_title
-from .weekly import (t, TEXT, AGE_BUCKETS, WeeklyReport, WeekModel, week_model, save_week, load_week, region_report,
+from .weekly import (t, TEXT, missing_parts, AGE_BUCKETS, WeeklyReport, WeekModel, week_model, save_week, load_week, region_report,
                                   channel_name, check_week, weekly_report, medicine_label)
 from .privacy import esc, guard, visible_text, notebook_text, pdf_text
 from .tables import searchable_table, page_scripts, print_copy
 from .charts import line_chart, bar_chart, side_by_side
 
 # %% auto #0
-__all__ = ['VIEWS', 'COVERS', 'SHOWN_OUTLIERS', 'SECTIONS', 'REPORT_CSS', 'OFFLINE_TEMPLATE', 'TEMPLATE', 'html_table', 'figure',
-           'render_title', 'render_status', 'render_headline', 'render_verdicts', 'verdicts_table',
-           'dismissed_earlier_view', 'view', 'top_findings', 'findings_table', 'group_detectors', 'top_view',
-           'render_groups', 'rest_of_group', 'protected_view', 'outlets_view', 'defectura_view', 'hourly_chart',
-           'outage_only', 'services_view', 'reserve_view', 'counts_view', 'activities_list', 'render_section_1',
-           'render_section_2', 'render_section_3', 'left_out_note', 'render_section_4', 'png_data_uri', 'render_trends',
+__all__ = ['VIEWS', 'COVERS', 'VIEW_TABLES', 'SHOWN_OUTLIERS', 'SECTIONS', 'REPORT_CSS', 'OFFLINE_TEMPLATE', 'TEMPLATE',
+           'html_table', 'figure', 'render_title', 'render_status', 'unusable_html', 'render_unusable', 'not_computed',
+           'computed', 'render_headline', 'render_verdicts', 'verdicts_table', 'dismissed_earlier_view', 'view',
+           'top_findings', 'findings_table', 'group_detectors', 'top_view', 'render_groups', 'not_run_note',
+           'rest_of_group', 'protected_view', 'outlets_view', 'defectura_view', 'hourly_chart', 'outage_only',
+           'services_view', 'reserve_view', 'counts_view', 'activities_list', 'render_section_1', 'render_section_2',
+           'render_section_3', 'left_out_note', 'render_section_4', 'png_data_uri', 'render_trends',
            'render_methodology', 'render_provenance', 'provenance_html', 'render_page', 'atomic_write',
            'report_exporter', 'notebook_html', 'chromium', 'html_to_pdf', 'report_paths', 'without_iri_checker',
            'quiet_stderr', 'saved_meta', 'ensure_week', 'region_status', 'report_for', 'publish_notebook',
@@ -70,6 +71,27 @@ def render_status(r: WeeklyReport) -> str:
         return f'<div class="status"><p>{esc(t("stopped", L, region=r.region_name))}</p><ul>{items}</ul></div>'
     return ""
 
+def unusable_html(meta: dict, L: str) -> str:
+    "When a page's week model could not use a table (`meta`): which, and which checks were not run (the sections say which of their figures are missing)."
+    bad, gone, _ = missing_parts(meta)
+    if not bad: return ""
+    checks = "".join(f"<li>{esc(detector_title(d, L))} (<code>{esc(', '.join(ts))}</code>)</li>" for d, ts in gone.items())
+    return (f'<div class="status"><p>{esc(t("unusable", L, tables=", ".join(bad)))}</p>'
+            + (f'<p>{esc(t("not_run", L)).capitalize()}:</p><ul>{checks}</ul>' if checks else "") + "</div>")
+
+def render_unusable(r: WeeklyReport) -> str:
+    "The regional page's note of the tables its week model could not use (none on a stopped page: it lists every error)."
+    return "" if r.status == "stopped" else unusable_html(r.meta, r.lang)
+
+def not_computed(r: WeeklyReport, *tables: str) -> str:
+    "A note for the model `tables` that could not be computed (a table they read cannot be used); empty when all were."
+    reads = sorted({x for n in tables for x in r.not_computed.get(n, [])})
+    return f'<p class="status">{esc(t("not_computed", r.lang, tables=", ".join(reads)))}</p>' if reads else ""
+
+def computed(r: WeeklyReport, table: str, html) -> str:
+    "`html()` of model table `table`, or the note that it could not be computed."
+    return not_computed(r, table) or html()
+
 def render_headline(r: WeeklyReport) -> str:
     "Headline figures with the change against the previous week, and findings by detector (or why there are none)."
     if r.status != "ok": return render_status(r)
@@ -80,11 +102,13 @@ def render_headline(r: WeeklyReport) -> str:
                    for k in ("rx_issued", "rx_dispensed", "fill_rate", "patients", "amount", "new_contracts"))
     head = "".join(f"<th>{esc(t(k, L))}</th>" for k in ("indicator", "this_week", "prev_week", "change"))
     s = r.tables["summary"]; s = s[~s.detector.isin(detector_ids("outlier"))]     # detector_ids loads the registry: a kernel may not have yet
-    fs = "".join(f'<tr><td class="txt">{esc(detector_title(x.detector, L))}</td><td class="num">{figure("findings:" + x.detector, x.count, fmt_int(x.count, L))}</td>'
-                 f'<td class="num">{esc(fmt_int(x.prev, L))}</td><td class="num">{esc(fmt_money(x.amount_at_risk, L) if x.amount_at_risk else "—")}</td></tr>'
+    ran = lambda x: getattr(x, "run", True) is not False
+    fs = "".join(f'<tr><td class="txt">{esc(detector_title(x.detector, L))}</td>'
+                 + (f'<td class="num">{figure("findings:" + x.detector, x.count, fmt_int(x.count, L))}</td>' if ran(x) else f'<td class="num">{esc(t("not_run", L))}</td>')
+                 + f'<td class="num">{esc(fmt_int(x.prev, L))}</td><td class="num">{esc(fmt_money(x.amount_at_risk, L) if x.amount_at_risk else "—")}</td></tr>'
                  for x in s.itertuples())
     fhead = "".join(f"<th>{esc(t(k, L))}</th>" for k in ("detector", "this_week", "prev_week", "amount_at_risk"))
-    return (f'<h2>{esc(t("headline", L))}</h2><table class="dtsj headline"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+    return (render_unusable(r) + f'<h2>{esc(t("headline", L))}</h2><table class="dtsj headline"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
             f'<h3>{esc(t("findings", L))}</h3><table class="dtsj"><thead><tr>{fhead}</tr></thead><tbody>{fs}</tbody></table>'
             + render_verdicts(r))
 
@@ -114,13 +138,16 @@ def dismissed_earlier_view(r: WeeklyReport) -> str:
 
 # %% ../nbs/08_publish.ipynb #7ec28524
 VIEWS: dict = {}
-COVERS: dict = {}   # group -> the detectors whose findings its own view shows (absent: the view shows all of the group's)
+COVERS: dict = {}       # group -> the detectors whose findings its own view shows (absent: the view shows all of the group's)
+VIEW_TABLES: dict = {}  # group -> the model tables its own view shows
 
-def view(group: str, covers: tuple | None = None):
-    "Register the decorated `fn(r, group) -> html` as the way report group `group` is shown; `covers`: the detectors it shows, if not all."
+def view(group: str, covers: tuple | None = None, tables: tuple = ()):
+    """Register the decorated `fn(r, group) -> html` as the way report group `group` is shown; `covers`: the detectors it shows, if not all;
+    `tables`: the model tables it shows (when one could not be computed, the group says so instead)."""
     def register(fn):
         VIEWS[group] = fn
         if covers is not None: COVERS[group] = tuple(covers)
+        VIEW_TABLES[group] = tuple(tables)
         return fn
     return register
 
@@ -153,7 +180,15 @@ def render_groups(r: WeeklyReport, section: str) -> str:
     "Every report group of `section`, in declaration order, under its heading."
     load_detectors()
     groups = [g for g in GROUPS if any(d.group == g and d.section == section for d in DETECTORS.values())]
-    return "".join(f'<h3>{esc(group_title(g, r.lang))}</h3>' + VIEWS.get(g, top_view)(r, g) + rest_of_group(r, g) for g in groups)
+    return "".join(f'<h3>{esc(group_title(g, r.lang))}</h3>' + not_run_note(r, g) + (not_computed(r, *VIEW_TABLES.get(g, ())) or VIEWS.get(g, top_view)(r, g))
+                   + rest_of_group(r, g) for g in groups)
+
+def not_run_note(r: WeeklyReport, group: str) -> str:
+    "The checks of `group` that were not run, and the tables that stopped them; empty when all ran."
+    gone = {d: r.not_run[d] for d in group_detectors(group) if d in r.not_run}
+    if not gone: return ""
+    tables, checks = ", ".join(sorted({x for ts in gone.values() for x in ts})), "; ".join(detector_title(d, r.lang) for d in gone)
+    return f'<p class="status">{esc(t("not_run_of", r.lang, tables=tables, checks=checks))}</p>'
 
 def rest_of_group(r: WeeklyReport, group: str, n: int = 10) -> str:
     "The findings of the group's detectors that its own view does not show (one added to the group later), highest scores first."
@@ -161,13 +196,13 @@ def rest_of_group(r: WeeklyReport, group: str, n: int = 10) -> str:
     f = top_findings(r.findings, rest, len(r.findings)) if rest else r.findings.iloc[:0]
     return findings_table(f, r.lang, f"t-{group}-more", n) if len(f) else ""
 
-@view("protected", covers=("unfilled_protected",))
+@view("protected", covers=("unfilled_protected",), tables=("unfilled",))
 def protected_view(r: WeeklyReport, group: str) -> str:
     L = r.lang
     return html_table(_districts(r.tables["unfilled"], L), {"district": ("district", None), "facility": ("facility", None),
                       "n": ("prescriptions", _int(L)), "amount": ("amount_at_risk", _money(L))}, L)
 
-@view("outlets", covers=("inactive_outlet", "low_activity_outlet"))
+@view("outlets", covers=("inactive_outlet", "low_activity_outlet"), tables=("outlets", "contracts", "not_ready"))
 def outlets_view(r: WeeklyReport, group: str) -> str:
     "Outlets by district; the contracts that started and ended in the week; the outlets under contract that have never dispensed."
     L = r.lang
@@ -193,7 +228,7 @@ def outlets_view(r: WeeklyReport, group: str) -> str:
             + f'<h4>{esc(t("not_ready", L))}</h4>'
             + html_table(_districts(nr, L), {"district": ("district", None), "pharmacy": ("pharmacy", None), "since_": ("since", str)}, L))
 
-@view("defectura", covers=("defectura",))
+@view("defectura", covers=("defectura",), tables=("defectura",))
 def defectura_view(r: WeeklyReport, group: str) -> str:
     "Each medicine a district lacks, the prescriptions due and not dispensed, and the district's outlets with their last dispensing of it."
     L, d = r.lang, r.tables["defectura"]
@@ -228,7 +263,7 @@ def outage_only(f: pd.DataFrame, wide_days: set) -> set:
     days = f.details.map(lambda d: set(str(json.loads(d).get("silent_days") or "").split(",")) - {""})
     return set(f.entity_id[days.map(lambda s: bool(s) and s <= wide_days)])
 
-@view("services")
+@view("services", tables=("hourly", "gaps", "load"))
 def services_view(r: WeeklyReport, group: str) -> str:
     "The hourly chart; days on which the region went silent; the facilities with silent days; polyclinic load."
     L, g = r.lang, r.tables["gaps"]
@@ -247,7 +282,7 @@ def services_view(r: WeeklyReport, group: str) -> str:
                          "rx": ("prescriptions", _int(L)), "per_prescriber_day": ("per_prescriber_day", lambda v: fmt_dec(v, L)),
                          "peer_median": ("peer_median", lambda v: fmt_dec(v, L)), "flag": ("far_above", str)}, L))
 
-@view("reserve", covers=("reserve_stock_rx",))
+@view("reserve", covers=("reserve_stock_rx",), tables=("reserve",))
 def reserve_view(r: WeeklyReport, group: str) -> str:
     L = r.lang
     return html_table(_districts(r.tables["reserve"], L), {"district": ("district", None), "facility": ("facility", None),
@@ -281,7 +316,8 @@ def render_section_1(r: WeeklyReport) -> str:
     L, cat = r.lang, r.tables["categories"]
     cat = cat.assign(label=cat.category.map(lambda k: t(k, L)))
     return (f'<h2>{esc(t("s1", L))}</h2><h3>{esc(t("by_category", L))}</h3>'
-            + html_table(cat, {"label": ("category", None), "patients": ("patients", _int(L))}, L) + render_groups(r, "I") + activities_list(r, "I"))
+            + computed(r, "categories", lambda: html_table(cat, {"label": ("category", None), "patients": ("patients", _int(L))}, L))
+            + render_groups(r, "I") + activities_list(r, "I"))
 
 def render_section_2(r: WeeklyReport, top: int = 15) -> str:
     "II. Reimbursement by district, the week's payments, pharmacy balances with ageing."
@@ -291,10 +327,11 @@ def render_section_2(r: WeeklyReport, top: int = 15) -> str:
     cols = {"name": ("pharmacy", None), "claimed": ("claimed", _money(L)), "paid": ("paid", _money(L)), "balance": ("balance", _money(L)),
             **{k: (k, _money(L)) for _, _, k in AGE_BUCKETS}}
     return (f'<h2>{esc(t("s2", L))}</h2><h3>{esc(t("by_district_amount", L))}</h3>'
-            + html_table(_districts(r.tables["by_district"], L), {"district": ("district", None), "dispensings": ("dispensings", _int(L)),
-                         "patients": ("patients", _int(L)), "amount": ("amount", _money(L))}, L)
-            + f'<h3>{esc(t("payments", L))}</h3><p>{figure("payments", pay["amount"], t("payments_week", L, n=fmt_int(pay["n"], L), amount=fmt_money(pay["amount"], L)))}</p>'
-            + f'<h3>{esc(t("balances", L))}</h3>' + html_table(r.tables["balances"].head(top), cols, L, "small")
+            + computed(r, "by_district", lambda: html_table(_districts(r.tables["by_district"], L), {"district": ("district", None),
+                       "dispensings": ("dispensings", _int(L)), "patients": ("patients", _int(L)), "amount": ("amount", _money(L))}, L))
+            + f'<h3>{esc(t("payments", L))}</h3>'
+            + computed(r, "payments", lambda: f'<p>{figure("payments", pay["amount"], t("payments_week", L, n=fmt_int(pay["n"], L), amount=fmt_money(pay["amount"], L)))}</p>')
+            + f'<h3>{esc(t("balances", L))}</h3>' + computed(r, "balances", lambda: html_table(r.tables["balances"].head(top), cols, L, "small"))
             + render_groups(r, "II") + activities_list(r, "II"))
 
 def render_section_3(r: WeeklyReport) -> str:

@@ -6,7 +6,7 @@ Docs: https://dtsj.github.io/dtsj_analysis/weekly.html.md"""
 
 # %% ../nbs/07_weekly.ipynb #d506cc3a
 from __future__ import annotations
-import json, os
+import contextlib, json, os, re
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -15,22 +15,24 @@ import duckdb
 from . import __version__
 from .reference import LANGS, WRITTEN_IN, REGION_CODES, region_name, district_name, to_latin, in_lang, medicine_name
 from .fmt import fmt_int, fmt_dec, money_unit, fmt_money, fmt_pct, fmt_change, fmt_date, fmt_week, MONEY_UNITS, MONTHS
-from .schema import ident, DataError
+from .schema import ident, TABLES, SQL_TYPES
 from .load import Dataset, writing, attach, duckdb_config
-from .engine import Period, run_detectors, DETECTORS, load_detectors, detector_ids, explain_findings, FINDINGS_COLUMNS, rows_of
+from .engine import (Period, run_detectors, DETECTORS, load_detectors, detector_ids, explain_findings, FINDINGS_COLUMNS, rows_of,
+                                  resolve, empty_findings)
 from .rules import outlet_counts, age_sql, facts_table, REIMBURSED
 from .privacy import redact_tables
 
 # %% auto #0
-__all__ = ['TEXT', 'MODEL', 'AGE_BUCKETS', 'WORK_HOURS', 'REGION_WIDE', 'FAR_ABOVE', 'HISTORY_WEEKS', 'IDENTITY', 't',
-           'check_week', 'model_table', 'WeekInputs', 'regions_frame', 'volumes', 'rule_ids', 'week_findings',
-           'prescription_ids', 'entity_names', 'medicine_label', 'display_name', 'findings', 'summary',
-           'week_reimbursed', 'categories', 'unfilled', 'by_district', 'payments', 'balances', 'outlets', 'reserve',
-           'hourly', 'gaps', 'load', 'contracts', 'not_ready', 'defectura', 'activities', 'appeals', 'identities',
-           'earlier_findings', 'verdicts_known', 'identity_verdicts', 'weeks_running', 'history', 'dismissed_earlier',
-           'with_history', 'status_of', 'left_out', 'WeekModel', 'week_model', 'kept_weeks', 'history_key',
-           'previous_findings', 'save_findings', 'save_table', 'save_week', 'backfill', 'load_week', 'channel_name',
-           'WeeklyReport', 'region_report', 'weekly_report']
+__all__ = ['TEXT', 'MISSING_TABLE', 'MODEL', 'AGE_BUCKETS', 'WORK_HOURS', 'REGION_WIDE', 'FAR_ABOVE', 'HISTORY_WEEKS', 'IDENTITY',
+           't', 'check_week', 'stand_ins', 'unusable_read', 'model_table', 'WeekInputs', 'regions_frame', 'volumes',
+           'rule_ids', 'not_run', 'runnable', 'week_findings', 'prescription_ids', 'entity_names', 'medicine_label',
+           'display_name', 'findings', 'summary', 'week_reimbursed', 'categories', 'unfilled', 'by_district',
+           'payments', 'balances', 'outlets', 'reserve', 'hourly', 'gaps', 'load', 'contracts', 'not_ready',
+           'defectura', 'activities', 'appeals', 'identities', 'earlier_findings', 'verdicts_known',
+           'identity_verdicts', 'weeks_running', 'history', 'dismissed_earlier', 'with_history', 'status_of',
+           'left_out', 'WeekModel', 'model_tables', 'week_model', 'kept_weeks', 'history_key', 'previous_findings',
+           'save_findings', 'save_table', 'save_week', 'backfill', 'load_week', 'channel_name', 'WeeklyReport',
+           'missing_parts', 'region_report', 'weekly_report']
 
 # %% ../nbs/07_weekly.ipynb #2194ffd1
 TEXT = {
@@ -181,6 +183,17 @@ TEXT = {
     "weeks_running": ("{n} ҳафта кетма-кет", "{n} нед. подряд", "{n} weeks running"),
     "left_out": ("Маълумотлардаги хатолар сабабли {n} та қатор ҳисобга олинмади.", "Из-за ошибок в данных не учтено строк: {n}.",
                  "{n} row(s) were left out because of errors in the data."),
+    "unusable": ("Маълумотлардаги хатолар сабабли қуйидаги жадвалдан фойдаланиб бўлмади: {tables}. Уни ўқийдиган текширувлар ўтказилмади, "
+                 "кўрсаткичлар ҳисобланмади; ҳисоботнинг қолган қисми тўлиқ.",
+                 "Из-за ошибок в данных нельзя использовать таблицы: {tables}. Проверки и показатели, которые их читают, не рассчитаны; "
+                 "остальная часть отчёта полная.",
+                 "Because of errors in the data these tables cannot be used: {tables}. The checks and figures that read them were not "
+                 "computed; the rest of the report is complete."),
+    "not_run": ("ўтказилмади", "не проводилась", "not run"),
+    "not_run_of": ("Ўтказилмаган текширувлар ({tables} жадвали яроқсиз): {checks}.", "Не проведены проверки (таблица {tables} непригодна): {checks}.",
+                   "Checks not run ({tables} cannot be used): {checks}."),
+    "not_computed": ("Ҳисобланмади: {tables} жадвалидан фойдаланиб бўлмади.", "Не рассчитано: таблицу {tables} нельзя использовать.",
+                     "Not computed: {tables} cannot be used."),
 }
 
 def t(key: str, lang: str = "uz", **fill) -> str:
@@ -194,6 +207,26 @@ def check_week(region: str | None, week_start) -> pd.Timestamp:
     "Validate the report's region (None: every region) and week; return the Monday."
     if region is not None and region not in REGION_CODES: raise ValueError(f"Unknown region {region!r}; expected one of {', '.join(REGION_CODES)}")
     return Period.week(week_start).start
+
+# %% ../nbs/07_weekly.ipynb #20ff1f6e
+MISSING_TABLE = re.compile(r'Table with name "?([^"\s!]+)"? does not exist')
+
+@contextlib.contextmanager
+def stand_ins(ds: Dataset):
+    "While the block runs, an empty table of the contract's columns in place of each table `ds` cannot use and does not hold."
+    lent = [n for n in sorted(ds.report.unusable()) if n in TABLES and n not in ds]
+    cols = lambda n: ", ".join(["CAST(NULL AS BIGINT) AS _row", "CAST(NULL AS INTEGER) AS _src"]
+                               + [f"CAST(NULL AS {SQL_TYPES[c.kind]}) AS {ident(c.name)}" for c in TABLES[n].cols])
+    kept = dict(ds.cache)
+    for n in lent: ds.con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(n)} AS SELECT {cols(n)} WHERE false")
+    try: yield lent
+    finally:
+        for n in lent: ds.con.execute(f"DROP TABLE IF EXISTS temp.{ident(n)}")
+        ds.cache.clear(); ds.cache.update(kept)             # nothing made from a lent table outlives the block
+
+def unusable_read(e: Exception, ds: Dataset) -> list:
+    "The tables `ds` cannot use that DuckDB error `e` says a query read (none: the error is something else)."
+    return sorted(set(MISSING_TABLE.findall(str(e))) & ds.report.unusable()) if isinstance(e, duckdb.CatalogException) else []
 
 # %% ../nbs/07_weekly.ipynb #4f10877a
 MODEL: dict = {}
@@ -213,6 +246,7 @@ class WeekInputs:
     earlier: pd.DataFrame = None           # the findings the store keeps of the 8 weeks before (rules and behaviour)
     verdicts: pd.DataFrame = None          # the verdict that counts of every finding that has one
     dismissed_earlier: pd.DataFrame = None # this week's findings dismissed in an earlier week
+    not_run: dict = field(default_factory=dict)   # detectors not run (a table they read cannot be used) -> those tables
     @property
     def weeks(self) -> list: return self.period.back(self.history)
     def params(self) -> dict: return {"start": self.period.start, "end": self.period.end}
@@ -224,6 +258,9 @@ def regions_frame() -> pd.DataFrame: return pd.DataFrame({"region": list(REGION_
 def volumes(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Headline volumes per region and week of history (oldest first)."
     first = w.weeks[0].start
+    signed = ("""SELECT ph.region, date_trunc('week', c.start_date) AS week, count(*) AS new_contracts FROM contracts c JOIN pharmacies ph USING (pharmacy_id)
+                 WHERE c.start_date >= $first AND c.start_date < $end GROUP BY ALL""" if "contracts" in ds
+              else "SELECT NULL::VARCHAR AS region, NULL::TIMESTAMP AS week, NULL::BIGINT AS new_contracts WHERE false")
     v = ds.sql(f"""
         WITH rx AS (SELECT r.prescription_id, f.region, date_trunc('week', r.issued_at) AS week
                     FROM prescriptions r JOIN facilities f USING (facility_id)
@@ -239,27 +276,37 @@ def volumes(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
                    WHERE d.dispensed_at >= $first AND d.dispensed_at < $end GROUP BY ALL),
         served AS (SELECT s.region, s.week, count(*) AS rx_dispensed, count(DISTINCT r.patient_id) AS patients, sum(s.amount) AS amount
                    FROM per_rx s JOIN prescriptions r USING (prescription_id) WHERE {REIMBURSED} GROUP BY ALL),
-        signed AS (SELECT ph.region, date_trunc('week', c.start_date) AS week, count(*) AS new_contracts
-                   FROM contracts c JOIN pharmacies ph USING (pharmacy_id) WHERE c.start_date >= $first AND c.start_date < $end GROUP BY ALL)
+        signed AS ({signed})
         SELECT region, week, coalesce(i.rx_issued, 0) AS rx_issued, coalesce(s.rx_dispensed, 0) AS rx_dispensed,
                coalesce(f.filled, 0) / nullif(i.rx_issued, 0) AS fill_rate, coalesce(s.patients, 0) AS patients, coalesce(s.amount, 0.0) AS amount,
-               coalesce(n.new_contracts, 0) AS new_contracts
+               {'coalesce(n.new_contracts, 0)' if 'contracts' in ds else 'NULL::DOUBLE'} AS new_contracts
         FROM (SELECT unnest($regions) AS region) CROSS JOIN (SELECT unnest($weeks) AS week)
              LEFT JOIN issued i USING (region, week) LEFT JOIN filled f USING (region, week) LEFT JOIN served s USING (region, week)
              LEFT JOIN signed n USING (region, week)
         ORDER BY region, week""", first=first, end=w.period.end, regions=list(REGION_CODES), weeks=[p.start for p in w.weeks])
-    return v.astype({"rx_issued": "int64", "rx_dispensed": "int64", "patients": "int64", "amount": "float64", "fill_rate": "float64", "new_contracts": "int64"})
+    return v.astype({"rx_issued": "int64", "rx_dispensed": "int64", "patients": "int64", "amount": "float64", "fill_rate": "float64",
+                     "new_contracts": "int64" if "contracts" in ds else "float64"})     # no contracts to count: NaN, shown as a dash
 
 # %% ../nbs/07_weekly.ipynb #1f57bd98
 def rule_ids() -> list: return [d for d in detector_ids() if DETECTORS[d].kind != "outlier"]
 
+def not_run(ds: Dataset, ids=None) -> dict:
+    "The detectors of `ids` (all when None) that read a table the dataset cannot use (`ValidationReport.unusable`), each with those tables."
+    bad = ds.report.unusable()
+    return {d.id: sorted(set(d.reads) & bad) for d in resolve(ids) if set(d.reads) & bad}
+
+def runnable(ds: Dataset, ids=None) -> list:
+    "The detectors of `ids` (all when None) that read only tables the dataset can use."
+    skip = not_run(ds, ids)
+    return [d.id for d in resolve(ids) if d.id not in skip]
+
 def week_findings(ds: Dataset, period: Period, outliers: bool = True) -> pd.DataFrame:
-    """Findings of every detector (without the outlier models if not `outliers`) for `period`, all regions, with details and entity names;
-    `DataError` when a table cannot be used at all (missing, or a required column missing): a week's figures need every one."""
-    if ds.report.unusable(): raise DataError(ds.report)
-    f = run_detectors(ds, period.start, period.end, detectors=None if outliers else rule_ids(), lang=None)
+    """Findings of every detector (without the outlier models if not `outliers`) for `period`, all regions, with details and entity names.
+    A detector that reads a table the dataset cannot use is not run (`not_run`); the names of places are then read without that table."""
+    f = run_detectors(ds, period.start, period.end, detectors=runnable(ds, None if outliers else rule_ids()), lang=None)
     keep = FINDINGS_COLUMNS + ["details"] + (["prescriptions"] if "prescriptions" in f else [])
-    return f[keep].merge(entity_names(ds, f).drop_duplicates(["entity_type", "entity_id"]), how="left", on=["entity_type", "entity_id"])
+    with stand_ins(ds): names = entity_names(ds, f).drop_duplicates(["entity_type", "entity_id"])
+    return f[keep].merge(names, how="left", on=["entity_type", "entity_id"])
 
 _NAMES_SQL = """
 SELECT 'prescription' AS entity_type, rx.prescription_id AS entity_id, f.name AS facility, NULL AS pharmacy, NULL AS label
@@ -331,7 +378,7 @@ def summary(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     prev = w.prev_findings.groupby(["region", "detector"]).size().rename("prev").reset_index()
     out = grid.merge(now, how="left").merge(prev, how="left").fillna({"count": 0, "amount_at_risk": 0.0, "prev": 0})
     out.loc[out.detector.isin(detector_ids("outlier")), "prev"] = np.nan
-    return out.astype({"count": "int64", "amount_at_risk": "float64"})
+    return out.assign(run=~out.detector.isin(list(w.not_run))).astype({"count": "int64", "amount_at_risk": "float64"})
 
 # %% ../nbs/07_weekly.ipynb #792ebf10
 def week_reimbursed(ds: Dataset, w: WeekInputs) -> str:
@@ -637,9 +684,10 @@ def with_history(ds: Dataset, w: WeekInputs) -> WeekInputs:
     return w
 
 # %% ../nbs/07_weekly.ipynb #d61a0d69
-def status_of(ds: Dataset, vol: pd.DataFrame, period: Period) -> pd.DataFrame:
-    "Per region: ok, stopped (with the errors) or no_data."
-    stopped = ds.report.stopped()
+def status_of(ds: Dataset, vol: pd.DataFrame, period: Period, everywhere: bool = False) -> pd.DataFrame:
+    """Per region: ok, stopped (with the errors) or no_data. Errors in a region's rows stop it; an unusable table stops every region
+    only when `everywhere` (the headline volumes could not be computed without it), and otherwise only what reads it."""
+    stopped = ds.report.stopped() if everywhere else ds.report.stopped_by_rows()
     week = vol[vol.week == period.start].set_index("region")
     rows = []
     for r in REGION_CODES:
@@ -650,13 +698,14 @@ def status_of(ds: Dataset, vol: pd.DataFrame, period: Period) -> pd.DataFrame:
 
 def left_out(ds: Dataset) -> pd.DataFrame:
     "Rows of optional tables that errors left out, per region and table."
-    from dtsj_analysis.schema import TABLES, region_sql
+    from dtsj_analysis.schema import region_sql, KEEPS_ROWS
     cols = ["region", "table", "n"]
     if "_rejects" not in {r[0] for r in ds.con.execute("SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database()").fetchall()}:
         return pd.DataFrame(columns=cols)
     parts = []
     for name in [n for n, t in TABLES.items() if not t.required]:
-        rows = ds.sql("SELECT place, count(DISTINCT (src, row)) AS n FROM _rejects WHERE tbl = $t AND severity = 'warning' GROUP BY place", t=name)
+        rows = ds.sql("""SELECT place, count(DISTINCT (src, row)) AS n FROM _rejects WHERE tbl = $t AND severity = 'warning' AND rule NOT IN (SELECT unnest($kept))
+                         GROUP BY place""", t=name, kept=sorted(KEEPS_ROWS))
         if rows is None or rows.empty: continue
         ds.con.register("_lo", rows)
         try: placed = ds.sql(f"SELECT p.region, sum(l.n) AS n FROM _lo l JOIN ({region_sql(TABLES[name], '_lo')}) p USING (place) GROUP BY ALL")
@@ -680,15 +729,32 @@ class WeekModel:
     def __repr__(self):
         return f"WeekModel({self.period}, {len(self.tables)} tables: " + ", ".join(f"{k}={len(v):,}" for k, v in self.tables.items()) + ")"
 
+def model_tables(ds: Dataset, w: WeekInputs) -> tuple[dict, dict]:
+    """Every registered table of the model for `w`, and those that read a table `ds` cannot use (name -> those tables): they are
+    kept empty, with their columns."""
+    tables, missing = {}, {}
+    for name, fn in MODEL.items():
+        try: tables[name] = fn(ds, w)
+        except duckdb.CatalogException as e:
+            if not (reads := unusable_read(e, ds)): raise
+            missing[name] = reads
+    if missing:
+        with stand_ins(ds):
+            for name in missing: tables[name] = MODEL[name](ds, w).iloc[:0]
+    return {n: tables[n] for n in MODEL}, missing
+
 def week_model(ds: Dataset, week_start, history_weeks: int = 8, outliers: bool = True) -> WeekModel:
-    "Every figure of the week starting `week_start` for every region (`history_weeks` >= 2 weeks of trends)."
+    """Every figure of the week starting `week_start` for every region (`history_weeks` >= 2 weeks of trends). A table the dataset
+    cannot use stops only the detectors and tables that read it: `meta` names them (`unusable`, `not_run`, `not_computed`)."""
     p = Period.week(week_start)
-    w = with_history(ds, WeekInputs(p, max(2, int(history_weeks)), week_findings(ds, p, outliers), previous_findings(ds, p)))
-    tables = {name: fn(ds, w) for name, fn in MODEL.items()}
-    tables["status"] = status_of(ds, tables["volumes"], p)
+    w = WeekInputs(p, max(2, int(history_weeks)), week_findings(ds, p, outliers), previous_findings(ds, p),
+                   not_run=not_run(ds, None if outliers else rule_ids()))
+    tables, missing = model_tables(ds, with_history(ds, w))
+    tables["status"] = status_of(ds, tables["volumes"], p, everywhere="volumes" in missing)
     tables["left_out"] = left_out(ds)
     meta = {"week": str(p.start.date()), "history_weeks": w.history, "fingerprint": ds.fingerprint(), "version": __version__,
-            "history": history_key(ds, p), "computed_at": pd.Timestamp.now().strftime("%Y-%m-%d %H:%M")}
+            "history": history_key(ds, p), "computed_at": pd.Timestamp.now().strftime("%Y-%m-%d %H:%M"),
+            "unusable": json.dumps(sorted(ds.report.unusable())), "not_run": json.dumps(w.not_run), "not_computed": json.dumps(missing)}
     return WeekModel(p, w.history, tables, meta)
 
 # %% ../nbs/07_weekly.ipynb #e04eb6af
@@ -709,7 +775,7 @@ def previous_findings(ds: Dataset, p: Period) -> pd.DataFrame:
     if q.start in kept_weeks(ds):
         return ds.sql("SELECT * EXCLUDE (model_week, model_row) FROM findings WHERE model_week = $w AND detector NOT IN (SELECT unnest($o))",
                       w=q.start, o=detector_ids("outlier") or [""])
-    return run_detectors(ds, q.start, q.end, detectors=rule_ids(), lang=None)
+    return run_detectors(ds, q.start, q.end, detectors=runnable(ds, rule_ids()), lang=None)
 
 # %% ../nbs/07_weekly.ipynb #c1453bc3
 def save_findings(con, week: pd.Timestamp, f: pd.DataFrame):
@@ -805,9 +871,19 @@ class WeeklyReport:
     @property
     def errors(self) -> str: return self.tables["status"].errors.iloc[0] if self.status == "stopped" else ""
     @property
+    def unusable(self) -> list: return missing_parts(self.meta)[0]
+    @property
+    def not_run(self) -> dict: return missing_parts(self.meta)[1]
+    @property
+    def not_computed(self) -> dict: return missing_parts(self.meta)[2]
+    @property
     def region_name(self) -> str: return region_name(self.region, self.lang)
     @property
     def week_label(self) -> str: return fmt_week(self.week_start, self.lang)
+
+def missing_parts(meta: dict) -> tuple[list, dict, dict]:
+    "From a week model's `meta`: the tables it could not use, the detectors not run and the model tables not computed (each -> the tables)."
+    return tuple(json.loads(meta.get(k) or d) for k, d in (("unusable", "[]"), ("not_run", "{}"), ("not_computed", "{}")))
 
 def region_report(m: WeekModel, region: str, lang: str = "uz", con=None) -> WeeklyReport:
     """One region's report of week model `m`, in `lang`: explanations written; with `con` (a connection to the store), every

@@ -40,8 +40,6 @@ CASES = [  # id, change, table, column, rule, rows
     ("zero prescribed quantity", set_cell("prescriptions", "quantity", 0, "0"), "prescriptions", "quantity", "greater_than(0)", [1]),
     ("negative price", set_cell("drugs", "reference_price", 0, "-1"), "drugs", "reference_price", "greater_than_or_equal_to(0)", [1]),
     ("bad ATC code", set_cell("drugs", "atc_code", 1, "C9AA2"), "drugs", "atc_code", "ATC level 5", [2]),
-    ("valid_until before issue", set_cell("prescriptions", "valid_until", 0, "2025-04-01"), "prescriptions", "valid_until", "on or after the issue date", [1]),
-    ("contract ends before it starts", set_cell("contracts", "end_date", 0, "2024-12-31"), "contracts", "end_date", "on or after start_date", [1]),
     ("empty required value", set_cell("patients", "birth_date", 1, ""), "patients", "birth_date", "required value is empty", [2]),
     ("bad outlet type", set_cell("pharmacies", "outlet_type", 0, "kiosk"), "pharmacies", "outlet_type", "pharmacy or branch", [1]),
     ("bad sex", set_cell("patients", "sex", 0, "X"), "patients", "sex", "M or F", [1]),
@@ -50,6 +48,23 @@ CASES = [  # id, change, table, column, rule, rows
 @pytest.mark.parametrize("name,change,table,column,rule,rows", CASES, ids=[c[0] for c in CASES])
 def test_value_errors(tmp_path, name, change, table, column, rule, rows):
     only(error_of(write(tmp_path, change)), table, column, rule, rows)
+
+DISAGREEING = [  # id, change, table, column, rule
+    ("valid_until before issue", set_cell("prescriptions", "valid_until", 0, "2025-04-01"), "prescriptions", "valid_until", "on or after the issue date"),
+    ("contract ends before it starts", set_cell("contracts", "end_date", 0, "2024-12-31"), "contracts", "end_date", "on or after start_date"),
+    ("appeal resolved before received", lambda t: t.__setitem__("appeals", pd.DataFrame([dict(appeal_id="A1", received_at="2025-04-22T10:00:00",
+        region="navoi", district="", channel="phone", topic="medicine not given", resolved_at="2025-04-21T09:00:00")])), "appeals", "resolved_at", "on or after received_at"),
+]
+
+@pytest.mark.parametrize("name,change,table,column,rule", DISAGREEING, ids=[c[0] for c in DISAGREEING])
+def test_dates_that_disagree_are_warnings_and_the_row_is_kept(tmp_path, name, change, table, column, rule):
+    "The contract rejects none of these: the row stays for the detectors (a prescription valid before it was issued is theirs to see)."
+    with warnings.catch_warnings(record=True): ds = load_dataset(write(tmp_path, change))
+    try:
+        hits = [i for i in ds.report.warnings if i.table == table and i.column == column and rule in i.rule]
+        assert hits and hits[0].rows == (1,) and ds.report.ok, ds.report
+        assert len(ds.sql(f"SELECT * FROM {table}")) == (1 if table == "appeals" else len(tiny_tables()[table]))
+    finally: ds.close()
 
 def test_duplicate_key(tmp_path):
     def dup(t): t["prescribers"] = pd.concat([t["prescribers"], t["prescribers"].iloc[[0]]], ignore_index=True)
@@ -75,9 +90,13 @@ def test_missing_table_stops_only_the_detectors_that_read_it(demo, tmp_path, cap
     assert "reserve_stock_rx: reserve_stock" in err and "required table is missing" in err
     assert main(["detect", "--data", str(tmp_path / "data"), "--start", "2025-04-21", "--end", "2025-04-28", "--detectors", "reserve_stock_rx",
                  "--out", str(tmp_path / "g.csv")]) == 2 and not (tmp_path / "g.csv").exists()
-    capsys.readouterr()                                  # a week's report needs every table: one clear message, no traceback
-    assert main(["report", "--data", str(tmp_path / "data"), "--region", "navoi", "--week", "2025-04-21", "--out", str(tmp_path / "r"), "--no-pdf"]) == 2
-    assert "ERROR reserve_stock: required table is missing" in capsys.readouterr().err and not (tmp_path / "r" / "site").exists()
+    capsys.readouterr()                                  # the week's page is published, saying what is missing and why
+    assert main(["report", "--data", str(tmp_path / "data"), "--region", "navoi", "--week", "2025-04-21", "--out", str(tmp_path / "r"), "--no-pdf", "--lang", "en"]) == 1
+    assert "table(s) that cannot be used: reserve_stock; 1 check(s) not run (reserve_stock_rx)" in capsys.readouterr().err
+    page = (tmp_path / "r" / "site" / "2025-04-21" / "navoi.en.html").read_text()
+    assert "Because of errors in the data these tables cannot be used: reserve_stock." in page
+    assert "Checks not run (reserve_stock cannot be used): Reimbursement prescription for a medicine the facility holds in reserve." in page
+    assert 'data-key="rx_issued"' in page and 'data-key="findings:inactive_outlet"' in page       # the rest is there
 
 def test_missing_column(tmp_path):
     only(error_of(write(tmp_path, lambda t: t["dispensings"].pop("amount_claimed"))), "dispensings", "amount_claimed", "required column is missing")
