@@ -104,8 +104,9 @@ def render_headline(r: WeeklyReport) -> str:
     s = r.tables["summary"]; s = s[~s.detector.isin(detector_ids("outlier"))]     # detector_ids loads the registry: a kernel may not have yet
     ran = lambda x: getattr(x, "run", True) is not False
     fs = "".join(f'<tr><td class="txt">{esc(detector_title(x.detector, L))}</td>'
-                 + (f'<td class="num">{figure("findings:" + x.detector, x.count, fmt_int(x.count, L))}</td>' if ran(x) else f'<td class="num">{esc(t("not_run", L))}</td>')
-                 + f'<td class="num">{esc(fmt_int(x.prev, L))}</td><td class="num">{esc(fmt_money(x.amount_at_risk, L) if x.amount_at_risk else "—")}</td></tr>'
+                 + (f'<td class="num">{figure("findings:" + x.detector, x.count, fmt_int(x.count, L))}</td><td class="num">{esc(fmt_int(x.prev, L))}</td>'
+                    if ran(x) else f'<td class="num">{esc(t("not_run", L))}</td><td class="num">—</td>')
+                 + f'<td class="num">{esc(fmt_money(x.amount_at_risk, L) if x.amount_at_risk else "—")}</td></tr>'
                  for x in s.itertuples())
     fhead = "".join(f"<th>{esc(t(k, L))}</th>" for k in ("detector", "this_week", "prev_week", "amount_at_risk"))
     return (render_unusable(r) + f'<h2>{esc(t("headline", L))}</h2><table class="dtsj headline"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
