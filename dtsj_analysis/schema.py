@@ -191,6 +191,9 @@ class ValidationReport:
     def unusable(self) -> set:
         "The tables an error makes unusable in every region (missing, or a required column missing): what reads them cannot run."
         return {i.table for i in self.errors if i.regions == EVERYWHERE}
+    def left_out(self) -> set:
+        "The optional tables left out whole (a required column missing, a file that cannot be read): what reads them has nothing to show."
+        return {i.table for i in self.warnings if i.rule.endswith("(table left out)")}
     def stopped_by_rows(self) -> dict:
         "Each region stopped by errors in rows it holds (an unusable table aside), with those errors."
         return {r: errs for r in REGION_CODES if (errs := [i for i in self.errors if i.regions != EVERYWHERE and i.touches(r)])}

@@ -23,16 +23,16 @@ from .rules import outlet_counts, age_sql, facts_table, REIMBURSED
 from .privacy import redact_tables
 
 # %% auto #0
-__all__ = ['TEXT', 'MISSING_TABLE', 'MODEL', 'AGE_BUCKETS', 'WORK_HOURS', 'REGION_WIDE', 'FAR_ABOVE', 'HISTORY_WEEKS', 'IDENTITY',
-           't', 'check_week', 'stand_ins', 'unusable_read', 'model_table', 'WeekInputs', 'regions_frame', 'volumes',
-           'rule_ids', 'not_run', 'runnable', 'week_findings', 'prescription_ids', 'entity_names', 'medicine_label',
-           'display_name', 'findings', 'summary', 'week_reimbursed', 'categories', 'unfilled', 'by_district',
-           'payments', 'balances', 'outlets', 'reserve', 'hourly', 'gaps', 'load', 'contracts', 'not_ready',
-           'defectura', 'activities', 'appeals', 'identities', 'earlier_findings', 'verdicts_known',
-           'identity_verdicts', 'weeks_running', 'history', 'dismissed_earlier', 'with_history', 'status_of',
-           'left_out', 'WeekModel', 'model_tables', 'week_model', 'kept_weeks', 'history_key', 'previous_findings',
-           'save_findings', 'save_table', 'save_week', 'backfill', 'load_week', 'channel_name', 'WeeklyReport',
-           'missing_parts', 'region_report', 'weekly_report']
+__all__ = ['TEXT', 'MISSING_TABLE', 'OPTIONAL_READS', 'MODEL', 'AGE_BUCKETS', 'WORK_HOURS', 'REGION_WIDE', 'FAR_ABOVE',
+           'HISTORY_WEEKS', 'IDENTITY', 't', 'check_week', 'stand_ins', 'unusable_read', 'model_table', 'WeekInputs',
+           'regions_frame', 'volumes', 'rule_ids', 'not_run', 'runnable', 'week_findings', 'prescription_ids',
+           'entity_names', 'medicine_label', 'display_name', 'findings', 'summary', 'week_reimbursed', 'categories',
+           'unfilled', 'by_district', 'payments', 'balances', 'outlets', 'reserve', 'hourly', 'gaps', 'load',
+           'contracts', 'not_ready', 'defectura', 'activities', 'appeals', 'identities', 'earlier_findings',
+           'verdicts_known', 'identity_verdicts', 'weeks_running', 'history', 'dismissed_earlier', 'with_history',
+           'status_of', 'left_out', 'WeekModel', 'model_tables', 'week_model', 'kept_weeks', 'history_key',
+           'previous_findings', 'save_findings', 'save_table', 'save_week', 'backfill', 'load_week', 'channel_name',
+           'WeeklyReport', 'missing_parts', 'region_report', 'weekly_report']
 
 # %% ../nbs/07_weekly.ipynb #2194ffd1
 TEXT = {
@@ -223,6 +223,8 @@ def stand_ins(ds: Dataset):
     finally:
         for n in lent: ds.con.execute(f"DROP TABLE IF EXISTS temp.{ident(n)}")
         ds.cache.clear(); ds.cache.update(kept)             # nothing made from a lent table outlives the block
+
+OPTIONAL_READS = {"payments": ("payments",), "balances": ("payments",), "appeals": ("appeals",), "activities": ("activities",)}  # model table -> optional tables it reads
 
 def unusable_read(e: Exception, ds: Dataset) -> list:
     "The tables `ds` cannot use that DuckDB error `e` says a query read (none: the error is something else)."
@@ -730,8 +732,8 @@ class WeekModel:
         return f"WeekModel({self.period}, {len(self.tables)} tables: " + ", ".join(f"{k}={len(v):,}" for k, v in self.tables.items()) + ")"
 
 def model_tables(ds: Dataset, w: WeekInputs) -> tuple[dict, dict]:
-    """Every registered table of the model for `w`, and those that read a table `ds` cannot use (name -> those tables): they are
-    kept empty, with their columns."""
+    """Every registered table of the model for `w`, and those that read a table `ds` cannot use, or an optional table left out
+    whole (`OPTIONAL_READS`) (name -> those tables): they are kept empty, with their columns."""
     tables, missing = {}, {}
     for name, fn in MODEL.items():
         try: tables[name] = fn(ds, w)
@@ -741,6 +743,9 @@ def model_tables(ds: Dataset, w: WeekInputs) -> tuple[dict, dict]:
     if missing:
         with stand_ins(ds):
             for name in missing: tables[name] = MODEL[name](ds, w).iloc[:0]
+    gone = ds.report.left_out()                  # an optional table left out whole: what reads it would show nothing as if nothing happened
+    for name, reads in OPTIONAL_READS.items():
+        if set(reads) & gone: missing[name], tables[name] = sorted(set(reads) & gone), tables[name].iloc[:0]
     return {n: tables[n] for n in MODEL}, missing
 
 def week_model(ds: Dataset, week_start, history_weeks: int = 8, outliers: bool = True) -> WeekModel:
@@ -754,7 +759,7 @@ def week_model(ds: Dataset, week_start, history_weeks: int = 8, outliers: bool =
     tables["left_out"] = left_out(ds)
     meta = {"week": str(p.start.date()), "history_weeks": w.history, "fingerprint": ds.fingerprint(), "version": __version__,
             "history": history_key(ds, p), "computed_at": pd.Timestamp.now().strftime("%Y-%m-%d %H:%M"),
-            "unusable": json.dumps(sorted(ds.report.unusable())), "not_run": json.dumps(w.not_run), "not_computed": json.dumps(missing)}
+            "unusable": json.dumps(sorted(ds.report.unusable() | ds.report.left_out())), "not_run": json.dumps(w.not_run), "not_computed": json.dumps(missing)}
     return WeekModel(p, w.history, tables, meta)
 
 # %% ../nbs/07_weekly.ipynb #e04eb6af
