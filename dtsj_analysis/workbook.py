@@ -42,6 +42,7 @@ TEXT = {
     "count": ("Сони", "Количество", "Count"),
     "in_sheet": ("Варақда", "На листе", "In the sheet"),
     "total": ("Жами", "Итого", "Total"),
+    "not_run": ("ўтказилмади: {tables} жадвалидан фойдаланиб бўлмади", "не проводилась: таблицу {tables} нельзя использовать", "not run: {tables} cannot be used"),
     "amount": ("Хавф остидаги маблағ, сўм", "Сумма под риском, сум", "Amount at risk, UZS"),
     "district": ("Туман (шаҳар)", "Район (город)", "District"),
     "facility": ("Муассаса", "Учреждение", "Facility"),
@@ -217,8 +218,9 @@ def detector_totals(findings: pd.DataFrame) -> pd.DataFrame:
     "Per detector of `findings`: how many (`n`) and the amount at risk, the summary sheet's figures."
     return findings.groupby("detector").amount_at_risk.agg(n="size", amount="sum").reset_index()
 
-def summary_sheet(ws, totals: pd.DataFrame, sheets: dict, shown: dict, region: str, week, lang: str = "uz"):
-    "Fill `ws` with the title, instructions and per-detector `totals` (`detector_totals`); `sheets` maps group to sheet name, `shown` detector to rows shown."
+def summary_sheet(ws, totals: pd.DataFrame, sheets: dict, shown: dict, region: str, week, lang: str = "uz", not_run: dict | None = None):
+    """Fill `ws` with the title, instructions and per-detector `totals` (`detector_totals`); `sheets` maps group to sheet name, `shown` detector
+    to rows shown; `not_run` the detectors not run (a table they read could not be used) with those tables, which say so instead of a count."""
     w = pd.Timestamp(week); fmt = "%d.%m.%Y" if lang != "en" else "%Y-%m-%d"
     ws.title = t("summary", lang)
     ws["A1"] = t("title", lang, region=region_name(region, lang), start=w.strftime(fmt), end=(w + pd.Timedelta(days=6)).strftime(fmt))
@@ -232,7 +234,8 @@ def summary_sheet(ws, totals: pd.DataFrame, sheets: dict, shown: dict, region: s
         n, amount = (int(got.n[det]), float(got.amount[det])) if det in got.index else (0, 0.0)
         vals = [DETECTORS[det].section if det in DETECTORS else "", sheets.get(group_of(det), "") if n else "",
                 detector_title(det, lang), n, shown.get(det, 0), amount]
-        for c, (v, k) in enumerate(zip(vals, ["text", "text", "text", "count", "count", "money"]), 1): put(ws, r, c, v, k)
+        if det in (not_run or {}): vals[3:] = [t("not_run", lang, tables=", ".join(not_run[det])), "", ""]
+        for c, (v, k) in enumerate(zip(vals, ["text", "text", "text", "count", "count", "money"]), 1): put(ws, r, c, v, "text" if isinstance(v, str) else k)
     total = [t("total", lang), int(totals.n.sum()), sum(shown.values()), float(totals.amount.sum())]
     for c, (v, k) in enumerate(zip(total, ["text", "count", "count", "money"]), 3): put(ws, r + 1, c, v, k).font = Font(bold=True)
     ws.freeze_panes = "A6"; ws.auto_filter.ref = f"A5:F{r}"; _fit_width(ws, "5:5")
@@ -260,6 +263,7 @@ def write_workbook(findings: pd.DataFrame,  # one region's findings of one week 
                    secret: str = "",        # the store's key secret (see `finding_key`)
                    top: int | None = SHEET_TOP,   # rows kept per outlier detector
                    totals: pd.DataFrame | None = None,  # `detector_totals` of all the findings, when `findings` holds only the rows to show
+                   not_run: dict | None = None,   # detectors not run -> the tables that stopped them (the week model's `meta`)
                    check=None) -> Path:     # called with {"workbook": its text} before the file is moved into place (`privacy.guard`)
     "Write the inspectors' workbook of one region and week to `path` (atomically, once `check` passes); return the path."
     if lang not in LANGS: raise ValueError(f"Unknown language {lang!r}; expected one of {', '.join(LANGS)}")
@@ -272,7 +276,7 @@ def write_workbook(findings: pd.DataFrame,  # one region's findings of one week 
         sheets[group] = sheet_title(group, lang, taken=[t("summary", lang), *sheets.values()])
         group_sheet(wb, sheets[group], sheet_rows(g, names, lang, secret), lang)
     shown = chosen.detector.value_counts().to_dict()
-    summary_sheet(wb.worksheets[0], detector_totals(findings) if totals is None else totals, sheets, shown, region, week, lang)
+    summary_sheet(wb.worksheets[0], detector_totals(findings) if totals is None else totals, sheets, shown, region, week, lang, not_run)
     wb.properties.title, wb.properties.creator = f"dtsj findings {region} {week.date()}", "dtsj_analysis"
     wb.properties.keywords = f"dtsj-findings region={region} week={week.date()} lang={lang}"
     return _save(wb, Path(path), check)
@@ -298,11 +302,11 @@ def make_workbook(store, region: str, week, lang: str = "uz", out="reports") -> 
     from dtsj_analysis.publish import report_paths
     from dtsj_analysis.load import attach, duckdb_config, meta
     from dtsj_analysis.privacy import guard
-    from dtsj_analysis.weekly import load_week, region_report
+    from dtsj_analysis.weekly import load_week, region_report, missing_parts
     m = load_week(store, week, region, {"findings", "volumes"})
     totals = detector_totals(m["findings"])
     m.tables["findings"] = select_rows(m["findings"])      # only the rows the sheets show are explained and redacted
     with attach(store, duckdb_config()) as con:      # the workbook is checked for patient identifiers as a page is, before it is published
         r, secret = region_report(m, region, lang, con), meta(con).get("key_secret", "")
         return write_workbook(r.findings, report_paths(out, r.week_start, region, lang)["xlsx"], lang, region=region, week=r.week_start,
-                              secret=secret, totals=totals, check=lambda texts: guard(con, texts))
+                              secret=secret, totals=totals, not_run=missing_parts(m.meta)[1], check=lambda texts: guard(con, texts))
