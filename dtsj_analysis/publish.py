@@ -353,10 +353,11 @@ def render_section_4(r: WeeklyReport) -> str:
     a = a.assign(channel=a.channel.map(lambda c: channel_name(c, L)))
     n, done = int(a.n.sum()) if len(a) else 0, int(a.resolved.sum()) if len(a) else 0
     return (f'<h2>{esc(t("s4", L))}</h2><h3>{esc(t("appeals", L))}</h3>'
-            f'<p>{figure("appeals", n, t("appeals_week", L, week=r.week_label, n=fmt_int(n, L), resolved=fmt_int(done, L)))}</p>'
-            + html_table(a, {"channel": ("channel", None), "topic": ("topic", None), "n": ("count", _int(L)),
-                             "resolved": ("resolved", _int(L)), "median_hours": ("median_hours", lambda v: fmt_dec(v, L))}, L)
-            + left_out_note(r, "appeals") + render_groups(r, "IV") + activities_list(r, "IV") + left_out_note(r, "activities"))
+            + computed(r, "appeals", lambda: f'<p>{figure("appeals", n, t("appeals_week", L, week=r.week_label, n=fmt_int(n, L), resolved=fmt_int(done, L)))}</p>'
+                       + html_table(a, {"channel": ("channel", None), "topic": ("topic", None), "n": ("count", _int(L)),
+                                        "resolved": ("resolved", _int(L)), "median_hours": ("median_hours", lambda v: fmt_dec(v, L))}, L))
+            + left_out_note(r, "appeals") + render_groups(r, "IV") + activities_list(r, "IV") + left_out_note(r, "activities")
+            + not_computed(r, "activities"))
 
 
 

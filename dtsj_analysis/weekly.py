@@ -18,7 +18,7 @@ from .fmt import fmt_int, fmt_dec, money_unit, fmt_money, fmt_pct, fmt_change, f
 from .schema import ident, TABLES, SQL_TYPES
 from .load import Dataset, writing, attach, duckdb_config
 from .engine import (Period, run_detectors, DETECTORS, load_detectors, detector_ids, explain_findings, FINDINGS_COLUMNS, rows_of,
-                                  resolve, empty_findings)
+                                  resolve)
 from .rules import outlet_counts, age_sql, facts_table, REIMBURSED
 from .privacy import redact_tables
 
