@@ -160,34 +160,35 @@ def cmd_report(a) -> int:
     "Run, render and publish the weekly report of one region or of all regions."
     from .publish import make_report
     from .batch import make_reports
+    from .load import as_store
     if sum(map(bool, (a.region, a.all_regions, a.national))) != 1: raise ValueError("give one of --region R, --all-regions or --national")
     check_out_dir(a.out)
     if a.national:
-        from .load import as_store
         from .publish import ensure_week
         from .national import make_national
         store = as_store(a.data); ensure_week(store, a.week, a.history_weeks)
         paths = make_national(store, a.week, a.lang, a.out, pdf=not a.no_pdf)
-        print("\n".join(f"{k}: {v}" for k, v in paths.items())); return 0
+        print("\n".join(f"{k}: {v}" for k, v in paths.items()))
+        if note := unusable_text(store, a.week): print(note, file=sys.stderr); return 1
+        return 0
     if not a.all_regions:
         from .publish import region_status
-        from .load import as_store
-        paths = make_report(a.data, a.region, a.week, a.lang, a.out, a.history_weeks, pdf=not a.no_pdf)
+        store = as_store(a.data)                      # once: a database URL has no fingerprint, so each call would read it again
+        paths = make_report(store, a.region, a.week, a.lang, a.out, a.history_weeks, pdf=not a.no_pdf)
         print("\n".join(f"{k}: {v}" for k, v in paths.items()))
-        status, errors = region_status(as_store(a.data), a.week, a.region)
+        status, errors = region_status(store, a.week, a.region)
         if status == "stopped": print(f"dtsj: errors in the data stop region {a.region}; the page says why:\n{errors}", file=sys.stderr); return 1
         if status == "no_data": print(f"dtsj: region {a.region} has no data in the week of {a.week.date()}; the page says so", file=sys.stderr)
-        if note := unusable_text(as_store(a.data), a.week): print(note, file=sys.stderr); return 1
+        if note := unusable_text(store, a.week): print(note, file=sys.stderr); return 1
         return 0
-    regions = list(REGION_CODES)
-    res = make_reports(a.data, regions, a.week, a.lang, a.out, a.history_weeks, pdf=not a.no_pdf, jobs=a.jobs)
+    regions, store = list(REGION_CODES), as_store(a.data)
+    res = make_reports(store, regions, a.week, a.lang, a.out, a.history_weeks, pdf=not a.no_pdf, jobs=a.jobs)
     print(res.summary(regions + ["national"]))
     n_ok = int(res.table[res.table.region != "national"].ok.sum())
     print(f"{n_ok} of {len(regions)} reports published to {Path(a.out) / 'site'} (index: {Path(a.out) / 'site' / 'index.html'})"
           + (f"; failed: {', '.join(res.failed.region)}" if len(res.failed) else ""))
     if res.interrupted: return 130 if res.interrupted == "SIGINT" else 143
-    from .load import as_store
-    if note := unusable_text(as_store(a.data), a.week): print(note, file=sys.stderr)
+    if note := unusable_text(store, a.week): print(note, file=sys.stderr)
     return 1 if len(res.failed) or len(res.stopped) or n_ok < len(regions) or note else 0
 
 # %% ../nbs/09_cli.ipynb #b6f44392

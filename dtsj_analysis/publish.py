@@ -140,11 +140,11 @@ def dismissed_earlier_view(r: WeeklyReport) -> str:
 # %% ../nbs/08_publish.ipynb #7ec28524
 VIEWS: dict = {}
 COVERS: dict = {}       # group -> the detectors whose findings its own view shows (absent: the view shows all of the group's)
-VIEW_TABLES: dict = {}  # group -> the model tables its own view shows
+VIEW_TABLES: dict = {}  # group -> the model table its own view is (a view of several says for each part whether it was computed)
 
 def view(group: str, covers: tuple | None = None, tables: tuple = ()):
     """Register the decorated `fn(r, group) -> html` as the way report group `group` is shown; `covers`: the detectors it shows, if not all;
-    `tables`: the model tables it shows (when one could not be computed, the group says so instead)."""
+    `tables`: the model table it shows, when it shows one (when it could not be computed, the group says so instead)."""
     def register(fn):
         VIEWS[group] = fn
         if covers is not None: COVERS[group] = tuple(covers)
@@ -203,7 +203,7 @@ def protected_view(r: WeeklyReport, group: str) -> str:
     return html_table(_districts(r.tables["unfilled"], L), {"district": ("district", None), "facility": ("facility", None),
                       "n": ("prescriptions", _int(L)), "amount": ("amount_at_risk", _money(L))}, L)
 
-@view("outlets", covers=("inactive_outlet", "low_activity_outlet"), tables=("outlets", "contracts", "not_ready"))
+@view("outlets", covers=("inactive_outlet", "low_activity_outlet"))
 def outlets_view(r: WeeklyReport, group: str) -> str:
     "Outlets by district; the contracts that started and ended in the week; the outlets under contract that have never dispensed."
     L = r.lang
@@ -222,12 +222,12 @@ def outlets_view(r: WeeklyReport, group: str) -> str:
         o = o.assign(named=[named(n, k) for n, k in zip(o.named, o.weeks)])
     outlets = html_table(_districts(o, L), {"district": ("district", None), "contracted": ("contracted", _int(L)),
                          "active": ("active", _int(L)), "inactive": ("inactive", _int(L)), "weak": ("weak", _int(L)), "named": ("named", None)}, L)
-    return ((searchable_table(outlets, "t-outlets-by-district", 30, L) if len(o) > 30 else outlets)
+    return (computed(r, "outlets", lambda: searchable_table(outlets, "t-outlets-by-district", 30, L) if len(o) > 30 else outlets)
             + f'<h4>{esc(t("contracts_week", L))}</h4>'
-            + html_table(_districts(c, L), {"what": ("contract", None), "district": ("district", None), "pharmacy": ("pharmacy", None),
-                         "start": ("started", str), "end": ("ended", str)}, L)
+            + computed(r, "contracts", lambda: html_table(_districts(c, L), {"what": ("contract", None), "district": ("district", None),
+                       "pharmacy": ("pharmacy", None), "start": ("started", str), "end": ("ended", str)}, L))
             + f'<h4>{esc(t("not_ready", L))}</h4>'
-            + html_table(_districts(nr, L), {"district": ("district", None), "pharmacy": ("pharmacy", None), "since_": ("since", str)}, L))
+            + computed(r, "not_ready", lambda: html_table(_districts(nr, L), {"district": ("district", None), "pharmacy": ("pharmacy", None), "since_": ("since", str)}, L)))
 
 @view("defectura", covers=("defectura",), tables=("defectura",))
 def defectura_view(r: WeeklyReport, group: str) -> str:
@@ -264,7 +264,7 @@ def outage_only(f: pd.DataFrame, wide_days: set) -> set:
     days = f.details.map(lambda d: set(str(json.loads(d).get("silent_days") or "").split(",")) - {""})
     return set(f.entity_id[days.map(lambda s: bool(s) and s <= wide_days)])
 
-@view("services", tables=("hourly", "gaps", "load"))
+@view("services")
 def services_view(r: WeeklyReport, group: str) -> str:
     "The hourly chart; days on which the region went silent; the facilities with silent days; polyclinic load."
     L, g = r.lang, r.tables["gaps"]
@@ -277,11 +277,12 @@ def services_view(r: WeeklyReport, group: str) -> str:
     ld = r.tables["load"]
     far = int(ld.far_above.sum()) if len(ld) else 0
     ld = ld.head(10).assign(flag=ld.far_above.head(10).map(lambda b: t("far_above", L) if b else ""))
-    return (hourly_chart(r) + notes + f'<h4>{esc(t("silent_facilities", L))}</h4>' + top_view(r, group)
-            + f'<h4>{esc(t("load", L))}</h4>' + (f'<p>{figure("far_above", far, t("far_above_n", L, n=fmt_int(far, L), times=fmt_int(2, L)))}</p>' if far else "")
-            + html_table(_districts(ld, L), {"district": ("district", None), "facility": ("facility", None), "prescribers": ("prescribers", _int(L)),
-                         "rx": ("prescriptions", _int(L)), "per_prescriber_day": ("per_prescriber_day", lambda v: fmt_dec(v, L)),
-                         "peer_median": ("peer_median", lambda v: fmt_dec(v, L)), "flag": ("far_above", str)}, L))
+    return (computed(r, "hourly", lambda: hourly_chart(r)) + computed(r, "gaps", lambda: notes) + f'<h4>{esc(t("silent_facilities", L))}</h4>' + top_view(r, group)
+            + f'<h4>{esc(t("load", L))}</h4>'
+            + computed(r, "load", lambda: (f'<p>{figure("far_above", far, t("far_above_n", L, n=fmt_int(far, L), times=fmt_int(2, L)))}</p>' if far else "")
+                       + html_table(_districts(ld, L), {"district": ("district", None), "facility": ("facility", None), "prescribers": ("prescribers", _int(L)),
+                                    "rx": ("prescriptions", _int(L)), "per_prescriber_day": ("per_prescriber_day", lambda v: fmt_dec(v, L)),
+                                    "peer_median": ("peer_median", lambda v: fmt_dec(v, L)), "flag": ("far_above", str)}, L)))
 
 @view("reserve", covers=("reserve_stock_rx",), tables=("reserve",))
 def reserve_view(r: WeeklyReport, group: str) -> str:
@@ -294,8 +295,9 @@ def counts_view(r: WeeklyReport, group: str) -> str:
     "Findings counted by detector, then the highest-scoring ones."
     L, dets = r.lang, group_detectors(group)
     s = r.tables["summary"].set_index("detector").reindex(dets).fillna({"count": 0, "amount_at_risk": 0.0}).reset_index()
-    s = s.assign(title=s.detector.map(lambda d: detector_title(d, L)))
-    return (html_table(s, {"title": ("detector", None), "count": ("count", _int(L)), "amount_at_risk": ("amount_at_risk", _money(L))}, L)
+    s = s.assign(title=s.detector.map(lambda d: detector_title(d, L)), count=[t("not_run", L) if d in r.not_run else n for d, n in zip(s.detector, s["count"])])
+    n_or_not = lambda v: v if isinstance(v, str) else fmt_int(v, L)
+    return (html_table(s, {"title": ("detector", None), "count": ("count", n_or_not), "amount_at_risk": ("amount_at_risk", _money(L))}, L)
             + top_view(r, group))
 
 # %% ../nbs/08_publish.ipynb #5b87244f

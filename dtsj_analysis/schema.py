@@ -133,7 +133,7 @@ REQUIRED_TABLES = tuple(n for n, t in TABLES.items() if t.required)
 ROW_RULES = [
     ("prescriptions", "valid_until", "valid_until is on or after the issue date (rows kept)", "{valid_until} < CAST({issued_at} AS DATE)", "warning"),
     ("contracts", "end_date", "end_date is on or after start_date (rows kept)", "{end_date} < {start_date}", "warning"),
-    ("appeals", "resolved_at", "resolved_at is on or after received_at (rows kept)", "{resolved_at} < {received_at}", "warning"),
+    ("appeals", "resolved_at", "resolved_at is on or after received_at", "{resolved_at} < {received_at}", "error"),
     ("patients", "birth_date", "birth_date is not in the future", "{birth_date} > current_date", "error"),
     ("patients", "died_on", "died_on is on or after birth_date", "{died_on} < {birth_date}", "error"),
 ]

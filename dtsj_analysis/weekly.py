@@ -24,15 +24,15 @@ from .privacy import redact_tables
 
 # %% auto #0
 __all__ = ['TEXT', 'MISSING_TABLE', 'OPTIONAL_READS', 'MODEL', 'AGE_BUCKETS', 'WORK_HOURS', 'REGION_WIDE', 'FAR_ABOVE',
-           'HISTORY_WEEKS', 'IDENTITY', 't', 'check_week', 'stand_ins', 'unusable_read', 'model_table', 'WeekInputs',
-           'regions_frame', 'volumes', 'rule_ids', 'not_run', 'runnable', 'week_findings', 'prescription_ids',
-           'entity_names', 'medicine_label', 'display_name', 'findings', 'summary', 'week_reimbursed', 'categories',
-           'unfilled', 'by_district', 'payments', 'balances', 'outlets', 'reserve', 'hourly', 'gaps', 'load',
-           'contracts', 'not_ready', 'defectura', 'activities', 'appeals', 'identities', 'earlier_findings',
-           'verdicts_known', 'identity_verdicts', 'weeks_running', 'history', 'dismissed_earlier', 'with_history',
-           'status_of', 'left_out', 'WeekModel', 'model_tables', 'week_model', 'kept_weeks', 'history_key',
-           'previous_findings', 'save_findings', 'save_table', 'save_week', 'backfill', 'load_week', 'channel_name',
-           'WeeklyReport', 'missing_parts', 'region_report', 'weekly_report']
+           'HISTORY_WEEKS', 'IDENTITY', 't', 'check_week', 'stand_ins', 'missing_parts', 'unusable_read', 'model_table',
+           'WeekInputs', 'regions_frame', 'volumes', 'rule_ids', 'not_run', 'runnable', 'week_findings',
+           'prescription_ids', 'entity_names', 'medicine_label', 'display_name', 'findings', 'summary',
+           'week_reimbursed', 'categories', 'unfilled', 'by_district', 'payments', 'balances', 'outlets', 'reserve',
+           'hourly', 'gaps', 'load', 'contracts', 'not_ready', 'defectura', 'activities', 'appeals', 'identities',
+           'earlier_findings', 'verdicts_known', 'identity_verdicts', 'weeks_running', 'history', 'dismissed_earlier',
+           'with_history', 'status_of', 'left_out', 'WeekModel', 'model_tables', 'week_model', 'kept_weeks',
+           'history_key', 'previous_findings', 'save_findings', 'save_table', 'save_week', 'backfill', 'load_week',
+           'channel_name', 'WeeklyReport', 'region_report', 'weekly_report']
 
 # %% ../nbs/07_weekly.ipynb #2194ffd1
 TEXT = {
@@ -225,6 +225,10 @@ def stand_ins(ds: Dataset):
         ds.cache.clear(); ds.cache.update(kept)             # nothing made from a lent table outlives the block
 
 OPTIONAL_READS = {"payments": ("payments",), "balances": ("payments",), "appeals": ("appeals",), "activities": ("activities",)}  # model table -> optional tables it reads
+
+def missing_parts(meta: dict) -> tuple[list, dict, dict]:
+    "From a week model's `meta`: the tables it could not use, the detectors not run and the model tables not computed (each -> the tables)."
+    return tuple(json.loads(meta.get(k) or d) for k, d in (("unusable", "[]"), ("not_run", "{}"), ("not_computed", "{}")))
 
 def unusable_read(e: Exception, ds: Dataset) -> list:
     "The tables `ds` cannot use that DuckDB error `e` says a query read (none: the error is something else)."
@@ -759,7 +763,7 @@ def week_model(ds: Dataset, week_start, history_weeks: int = 8, outliers: bool =
     tables["left_out"] = left_out(ds)
     meta = {"week": str(p.start.date()), "history_weeks": w.history, "fingerprint": ds.fingerprint(), "version": __version__,
             "history": history_key(ds, p), "computed_at": pd.Timestamp.now().strftime("%Y-%m-%d %H:%M"),
-            "unusable": json.dumps(sorted(ds.report.unusable() | ds.report.left_out())), "not_run": json.dumps(w.not_run), "not_computed": json.dumps(missing)}
+            "unusable": json.dumps(sorted(ds.report.unusable() | {x for reads in missing.values() for x in reads})), "not_run": json.dumps(w.not_run), "not_computed": json.dumps(missing)}
     return WeekModel(p, w.history, tables, meta)
 
 # %% ../nbs/07_weekly.ipynb #e04eb6af
@@ -783,11 +787,13 @@ def previous_findings(ds: Dataset, p: Period) -> pd.DataFrame:
     return run_detectors(ds, q.start, q.end, detectors=runnable(ds, rule_ids()), lang=None)
 
 # %% ../nbs/07_weekly.ipynb #c1453bc3
-def save_findings(con, week: pd.Timestamp, f: pd.DataFrame):
-    "Keep the findings of `week` in the store on `con` (replacing that week's), and note the week as kept."
+def save_findings(con, week: pd.Timestamp, f: pd.DataFrame, complete: bool = True):
+    """Keep the findings of `week` in the store on `con` (replacing that week's), and note the week as kept when `complete` (every
+    rule and behaviour detector ran: a week computed without a table is computed again once it can be used)."""
     save_table(con, "findings", week, f)
     con.execute("CREATE TABLE IF NOT EXISTS findings_weeks (model_week DATE)")
-    con.execute("DELETE FROM findings_weeks WHERE model_week = ?", [week]); con.execute("INSERT INTO findings_weeks VALUES (?)", [week])
+    con.execute("DELETE FROM findings_weeks WHERE model_week = ?", [week])
+    if complete: con.execute("INSERT INTO findings_weeks VALUES (?)", [week])
 
 def save_table(con, table: str, week: pd.Timestamp, df: pd.DataFrame):
     "Keep frame `df` as the rows of `week` in store table `table` (made, or given the columns it lacks, as needed)."
@@ -811,7 +817,7 @@ def save_week(store, m: WeekModel):
         con.execute("DELETE FROM model_meta WHERE model_week = ?", [m.period.start])
         for k, v in m.meta.items(): con.execute("INSERT INTO model_meta VALUES (?, ?, ?)", [m.period.start, k, str(v)])
         for name, df in m.tables.items():
-            if name == "findings": save_findings(con, m.period.start, df)
+            if name == "findings": save_findings(con, m.period.start, df, complete=not missing_parts(m.meta)[1])
             else: save_table(con, f"model_{name}", m.period.start, df)
 
 def backfill(store, week_start, weeks: int = HISTORY_WEEKS) -> list:
@@ -821,10 +827,10 @@ def backfill(store, week_start, weeks: int = HISTORY_WEEKS) -> list:
     with attach(store, duckdb_config()) as con: ds = Dataset(con); missing = [q for q in p.back(weeks + 1)[:-1] if q.start not in kept_weeks(ds)]
     if not missing: return []
     ds = Dataset.open(store)
-    try: found = {q.start: week_findings(ds, q, outliers=False) for q in missing}
+    try: found, complete = {q.start: week_findings(ds, q, outliers=False) for q in missing}, not not_run(ds, rule_ids())
     finally: ds.close()
     with writing(store) as con:
-        for week, f in found.items(): save_findings(con, week, f)
+        for week, f in found.items(): save_findings(con, week, f, complete)
     return list(found)
 
 def load_week(store, week_start, region: str | None = None, tables=None) -> WeekModel:
@@ -885,10 +891,6 @@ class WeeklyReport:
     def region_name(self) -> str: return region_name(self.region, self.lang)
     @property
     def week_label(self) -> str: return fmt_week(self.week_start, self.lang)
-
-def missing_parts(meta: dict) -> tuple[list, dict, dict]:
-    "From a week model's `meta`: the tables it could not use, the detectors not run and the model tables not computed (each -> the tables)."
-    return tuple(json.loads(meta.get(k) or d) for k, d in (("unusable", "[]"), ("not_run", "{}"), ("not_computed", "{}")))
 
 def region_report(m: WeekModel, region: str, lang: str = "uz", con=None) -> WeeklyReport:
     """One region's report of week model `m`, in `lang`: explanations written; with `con` (a connection to the store), every
