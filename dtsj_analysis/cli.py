@@ -13,7 +13,7 @@ from .load import load_dataset, ingest, DataError, SourceError
 from .schema import shown_value
 from .sources import redact_url
 from .privacy import PrivacyError
-from .engine import run_detectors, detector_ids, resolve, empty_findings
+from .engine import run_detectors, detector_ids, resolve, empty_findings, stopped_by
 from .reference import REGION_CODES
 from .demo import write_demo
 
@@ -98,7 +98,7 @@ def cmd_detect(a) -> int:
     try:
         rep = ds.report
         unusable, chosen = rep.unusable(), resolve(a.detectors)
-        blocked = {d.id: sorted(set(d.reads) & unusable) for d in chosen if set(d.reads) & unusable}
+        blocked = stopped_by(unusable, [d.id for d in chosen])
         runnable = [d.id for d in chosen if d.id not in blocked]
         stopped = rep.stopped_by_rows()
         if (a.region and a.region in stopped) or not runnable or len(stopped) == len(REGION_CODES): raise DataError(rep, a.region)

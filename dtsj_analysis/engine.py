@@ -20,7 +20,7 @@ from .fmt import fmt_value
 __all__ = ['FINDINGS_COLUMNS', 'DETECTORS', 'DETECTOR_MODULES', 'HOME', 'GROUPS', 'CORE', 'PLACE_OF', 'empty_findings', 'Period',
            'Detector', 'Group', 'report_group', 'group_title', 'detector', 'detector_title', 'define', 'explain_rows',
            'passed', 'details_of', 'rows_of', 'explain_findings', 'locate', 'load_detectors', 'resolve', 'detector_ids',
-           'run_detector', 'run_detectors']
+           'stopped_by', 'run_detector', 'run_detectors']
 
 # %% ../nbs/04_engine.ipynb #07deb338
 FINDINGS_COLUMNS = ["detector", "entity_type", "entity_id", "region", "district", "period_start", "period_end",
@@ -230,6 +230,10 @@ def detector_ids(kind=None) -> list[str]:
     "Ids of the registered detectors, in registry order, optionally only those of `kind`."
     load_detectors()
     return [d.id for d in DETECTORS.values() if kind is None or d.kind == kind]
+
+def stopped_by(unusable: set, detectors=None) -> dict:
+    "The detectors of `detectors` (all when None) that read a table in `unusable` (their `reads`), each with those tables: they cannot run."
+    return {d.id: sorted(set(d.reads) & set(unusable)) for d in resolve(detectors) if set(d.reads) & set(unusable)}
 
 def run_detector(ds: Dataset, d: Detector, period: Period, lang: str | None = "en", **params) -> pd.DataFrame:
     "Findings of one detector, explained in `lang` (or, when `lang` is None, with the `details` to explain them later)."

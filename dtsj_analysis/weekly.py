@@ -18,7 +18,7 @@ from .fmt import fmt_int, fmt_dec, money_unit, fmt_money, fmt_pct, fmt_change, f
 from .schema import ident, TABLES, SQL_TYPES
 from .load import Dataset, writing, attach, duckdb_config
 from .engine import (Period, run_detectors, DETECTORS, load_detectors, detector_ids, explain_findings, FINDINGS_COLUMNS, rows_of,
-                                  resolve)
+                                  resolve, stopped_by)
 from .rules import outlet_counts, age_sql, facts_table, REIMBURSED
 from .privacy import redact_tables
 
@@ -298,8 +298,7 @@ def rule_ids() -> list: return [d for d in detector_ids() if DETECTORS[d].kind !
 
 def not_run(ds: Dataset, ids=None) -> dict:
     "The detectors of `ids` (all when None) that read a table the dataset cannot use (`ValidationReport.unusable`), each with those tables."
-    bad = ds.report.unusable()
-    return {d.id: sorted(set(d.reads) & bad) for d in resolve(ids) if set(d.reads) & bad}
+    return stopped_by(ds.report.unusable(), ids)
 
 def runnable(ds: Dataset, ids=None) -> list:
     "The detectors of `ids` (all when None) that read only tables the dataset can use."
