@@ -406,6 +406,9 @@ class Dataset:
         raise AttributeError(name)
     def __getitem__(self, name): return self.frame(name)
     def __contains__(self, name): return name in self.tables
+    def usable(self, name: str) -> bool:
+        "Whether the dataset holds table `name` and may use it: not unusable, not an optional table left out whole (an earlier ingest's copy is not used)."
+        return name in self and name not in self.report.unusable() | self.report.left_out()
     def sql(self, query: str, **params) -> pd.DataFrame | None:
         "The result of DuckDB `query` over the tables, `$name` bound from `params`; None for statements that return nothing."
         used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", query)}

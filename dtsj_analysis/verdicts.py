@@ -252,11 +252,11 @@ LOG_COLUMNS = VERDICT_COLUMNS + ["imported_at", "file"]
 def _have(con, name) -> bool:
     return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() AND table_name = ?", [name]).fetchall()[0][0])
 
-def verdict_log(con) -> pd.DataFrame:
-    "Every verdict the store holds: imported ones and those of the data's own `verdicts` table."
+def verdict_log(con, own: bool = True) -> pd.DataFrame:
+    "Every verdict the store holds: imported ones and, if `own`, those of the data's own `verdicts` table."
     parts = []
     if _have(con, "verdict_log"): parts.append(con.execute(f"SELECT {', '.join(VERDICT_COLUMNS)} FROM verdict_log").df())
-    if _have(con, "verdicts"): parts.append(con.execute(f"SELECT {', '.join(VERDICT_COLUMNS)} FROM verdicts").df())
+    if own and _have(con, "verdicts"): parts.append(con.execute(f"SELECT {', '.join(VERDICT_COLUMNS)} FROM verdicts").df())
     cols = pd.DataFrame(columns=VERDICT_COLUMNS).astype({"period_start": "datetime64[us]", "checked_on": "datetime64[us]"})
     return pd.concat([cols, *parts], ignore_index=True).astype({"period_start": "datetime64[us]", "checked_on": "datetime64[us]"})
 

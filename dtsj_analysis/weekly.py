@@ -16,23 +16,23 @@ from . import __version__
 from .reference import LANGS, WRITTEN_IN, REGION_CODES, region_name, district_name, to_latin, in_lang, medicine_name
 from .fmt import fmt_int, fmt_dec, money_unit, fmt_money, fmt_pct, fmt_change, fmt_date, fmt_week, MONEY_UNITS, MONTHS
 from .schema import ident, TABLES, SQL_TYPES
-from .load import Dataset, writing, attach, duckdb_config
+from .load import Dataset, writing, attach, duckdb_config, contract_views
 from .engine import (Period, run_detectors, DETECTORS, load_detectors, detector_ids, explain_findings, FINDINGS_COLUMNS, rows_of,
                                   resolve, stopped_by)
 from .rules import outlet_counts, age_sql, facts_table, REIMBURSED
 from .privacy import redact_tables
 
 # %% auto #0
-__all__ = ['TEXT', 'MISSING_TABLE', 'OPTIONAL_READS', 'MODEL', 'AGE_BUCKETS', 'WORK_HOURS', 'REGION_WIDE', 'FAR_ABOVE',
-           'HISTORY_WEEKS', 'IDENTITY', 't', 'check_week', 'stand_ins', 'missing_parts', 'unusable_read', 'model_table',
-           'WeekInputs', 'regions_frame', 'volumes', 'rule_ids', 'not_run', 'runnable', 'week_findings',
-           'prescription_ids', 'entity_names', 'medicine_label', 'display_name', 'findings', 'summary',
-           'week_reimbursed', 'categories', 'unfilled', 'by_district', 'payments', 'balances', 'outlets', 'reserve',
-           'hourly', 'gaps', 'load', 'contracts', 'not_ready', 'defectura', 'activities', 'appeals', 'identities',
-           'earlier_findings', 'verdicts_known', 'identity_verdicts', 'weeks_running', 'history', 'dismissed_earlier',
-           'with_history', 'status_of', 'left_out', 'WeekModel', 'model_tables', 'week_model', 'kept_weeks',
-           'history_key', 'previous_findings', 'save_findings', 'save_table', 'save_week', 'backfill', 'load_week',
-           'channel_name', 'WeeklyReport', 'region_report', 'weekly_report']
+__all__ = ['TEXT', 'MODEL', 'AGE_BUCKETS', 'WORK_HOURS', 'REGION_WIDE', 'FAR_ABOVE', 'HISTORY_WEEKS', 'IDENTITY', 't',
+           'check_week', 'cannot_use', 'stand_ins', 'missing_parts', 'model_table', 'WeekInputs', 'regions_frame',
+           'volumes', 'rule_ids', 'not_run', 'runnable', 'week_findings', 'prescription_ids', 'entity_names',
+           'medicine_label', 'display_name', 'findings', 'summary', 'week_reimbursed', 'categories', 'unfilled',
+           'by_district', 'payments', 'balances', 'outlets', 'reserve', 'hourly', 'gaps', 'load', 'contracts',
+           'not_ready', 'defectura', 'activities', 'appeals', 'identities', 'earlier_findings', 'verdicts_known',
+           'identity_verdicts', 'weeks_running', 'history', 'dismissed_earlier', 'with_history', 'status_of',
+           'left_out', 'WeekModel', 'model_tables', 'week_model', 'kept_weeks', 'history_key', 'previous_findings',
+           'save_findings', 'save_table', 'save_week', 'backfill', 'load_week', 'channel_name', 'WeeklyReport',
+           'region_report', 'weekly_report']
 
 # %% ../nbs/07_weekly.ipynb #2194ffd1
 TEXT = {
@@ -209,38 +209,44 @@ def check_week(region: str | None, week_start) -> pd.Timestamp:
     return Period.week(week_start).start
 
 # %% ../nbs/07_weekly.ipynb #20ff1f6e
-MISSING_TABLE = re.compile(r'Table with name "?([^"\s!]+)"? does not exist')
+def cannot_use(ds: Dataset) -> set:
+    "The contract tables `ds` cannot use: unusable ones and optional ones left out whole (`Dataset.usable`)."
+    return {n for n in ds.report.unusable() | ds.report.left_out() if n in TABLES}
 
 @contextlib.contextmanager
 def stand_ins(ds: Dataset):
-    "While the block runs, an empty table of the contract's columns in place of each table `ds` cannot use and does not hold."
-    lent = [n for n in sorted(ds.report.unusable()) if n in TABLES and n not in ds]
+    "While the block runs, an empty table of the contract's columns in place of each table `ds` cannot use (and of the store's copy of it)."
+    lent = sorted(cannot_use(ds))
     cols = lambda n: ", ".join(["CAST(NULL AS BIGINT) AS _row", "CAST(NULL AS INTEGER) AS _src"]
                                + [f"CAST(NULL AS {SQL_TYPES[c.kind]}) AS {ident(c.name)}" for c in TABLES[n].cols])
     kept = dict(ds.cache)
-    for n in lent: ds.con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(n)} AS SELECT {cols(n)} WHERE false")
+    for n in lent:
+        if n in ds.extended: ds.con.execute(f"DROP VIEW temp.{ident(n)}")     # the store's copy had extra columns: its view goes too
+        ds.con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(n)} AS SELECT {cols(n)} WHERE false")
     try: yield lent
     finally:
         for n in lent: ds.con.execute(f"DROP TABLE IF EXISTS temp.{ident(n)}")
+        if set(lent) & set(ds.extended): contract_views(ds.con)
         ds.cache.clear(); ds.cache.update(kept)             # nothing made from a lent table outlives the block
-
-OPTIONAL_READS = {"payments": ("payments",), "balances": ("payments",), "appeals": ("appeals",), "activities": ("activities",)}  # model table -> optional tables it reads
 
 def missing_parts(meta: dict) -> tuple[list, dict, dict]:
     "From a week model's `meta`: the tables it could not use, the detectors not run and the model tables not computed (each -> the tables)."
     return tuple(json.loads(meta.get(k) or d) for k, d in (("unusable", "[]"), ("not_run", "{}"), ("not_computed", "{}")))
 
-def unusable_read(e: Exception, ds: Dataset) -> list:
-    "The tables `ds` cannot use that DuckDB error `e` says a query read (none: the error is something else)."
-    return sorted(set(MISSING_TABLE.findall(str(e))) & ds.report.unusable()) if isinstance(e, duckdb.CatalogException) else []
 
-# %% ../nbs/07_weekly.ipynb #4f10877a
+
+# %% ../nbs/07_weekly.ipynb #908ddb1a
 MODEL: dict = {}
 
-def model_table(fn):
-    "Register `fn(ds, week) -> frame with a region column` as a table of the week model, under its name."
-    MODEL[fn.__name__] = fn
-    return fn
+def model_table(*, reads=(), uses=()):
+    """Register `fn(ds, week) -> frame with a region column` as a table of the week model, under its name. `reads`: the contract
+    tables its figure needs (when one cannot be used, it is not computed); `uses`: those it reads when it can and does without."""
+    def register(fn):
+        if unknown := [n for n in (*reads, *uses) if n not in TABLES]: raise ValueError(f"Model table {fn.__name__!r}: reads {', '.join(unknown)}, which the contract has no table of")
+        fn.reads, fn.uses = tuple(sorted(reads)), tuple(sorted(uses))
+        MODEL[fn.__name__] = fn
+        return fn
+    return register
 
 @dataclass
 class WeekInputs:
@@ -260,12 +266,12 @@ class WeekInputs:
 def regions_frame() -> pd.DataFrame: return pd.DataFrame({"region": list(REGION_CODES)})
 
 # %% ../nbs/07_weekly.ipynb #b60aa0aa
-@model_table
+@model_table(reads=("dispensings", "facilities", "pharmacies", "prescriptions"), uses=("contracts",))
 def volumes(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Headline volumes per region and week of history (oldest first)."
     first = w.weeks[0].start
     signed = ("""SELECT ph.region, date_trunc('week', c.start_date) AS week, count(*) AS new_contracts FROM contracts c JOIN pharmacies ph USING (pharmacy_id)
-                 WHERE c.start_date >= $first AND c.start_date < $end GROUP BY ALL""" if "contracts" in ds
+                 WHERE c.start_date >= $first AND c.start_date < $end GROUP BY ALL""" if ds.usable("contracts")
               else "SELECT NULL::VARCHAR AS region, NULL::TIMESTAMP AS week, NULL::BIGINT AS new_contracts WHERE false")
     v = ds.sql(f"""
         WITH rx AS (SELECT r.prescription_id, f.region, date_trunc('week', r.issued_at) AS week
@@ -285,13 +291,13 @@ def volumes(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
         signed AS ({signed})
         SELECT region, week, coalesce(i.rx_issued, 0) AS rx_issued, coalesce(s.rx_dispensed, 0) AS rx_dispensed,
                coalesce(f.filled, 0) / nullif(i.rx_issued, 0) AS fill_rate, coalesce(s.patients, 0) AS patients, coalesce(s.amount, 0.0) AS amount,
-               {'coalesce(n.new_contracts, 0)' if 'contracts' in ds else 'NULL::DOUBLE'} AS new_contracts
+               {'coalesce(n.new_contracts, 0)' if ds.usable('contracts') else 'NULL::DOUBLE'} AS new_contracts
         FROM (SELECT unnest($regions) AS region) CROSS JOIN (SELECT unnest($weeks) AS week)
              LEFT JOIN issued i USING (region, week) LEFT JOIN filled f USING (region, week) LEFT JOIN served s USING (region, week)
              LEFT JOIN signed n USING (region, week)
         ORDER BY region, week""", first=first, end=w.period.end, regions=list(REGION_CODES), weeks=[p.start for p in w.weeks])
     return v.astype({"rx_issued": "int64", "rx_dispensed": "int64", "patients": "int64", "amount": "float64", "fill_rate": "float64",
-                     "new_contracts": "int64" if "contracts" in ds else "float64"})     # no contracts to count: NaN, shown as a dash
+                     "new_contracts": "int64" if ds.usable("contracts") else "float64"})     # no contracts to count: NaN, shown as a dash
 
 # %% ../nbs/07_weekly.ipynb #1f57bd98
 def rule_ids() -> list: return [d for d in detector_ids() if DETECTORS[d].kind != "outlier"]
@@ -369,12 +375,12 @@ def display_name(f: pd.DataFrame, lang: str = "uz") -> pd.Series:
                      f.entity_id)
     return pd.Series(name, index=f.index, dtype="str")
 
-@model_table
+@model_table()
 def findings(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "The week's findings, every region."
     return w.findings
 
-@model_table
+@model_table()
 def summary(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Per region and detector (registry order): findings this week, amount at risk, findings of rules the week before."
     load_detectors()
@@ -390,7 +396,7 @@ def week_reimbursed(ds: Dataset, w: WeekInputs) -> str:
     "SQL: the week's dispensings of reimbursed prescriptions at the store's pharmacies, with their facts (`facts_table`) as `d` and the pharmacy as `ph`."
     return f"{facts_table(ds, w.period)} d JOIN pharmacies ph USING (pharmacy_id) WHERE d.rx_reimbursed"
 
-@model_table
+@model_table(reads=("dispensings", "drugs", "patients", "pharmacies", "prescriptions"))
 def categories(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Patients served in the week per region and category (cat_child, cat_elderly, cat_benefit, cat_other)."
     load_detectors(); p = DETECTORS["unfilled_protected"].params
@@ -405,7 +411,7 @@ def categories(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     grid = regions_frame().merge(pd.DataFrame({"category": ["cat_child", "cat_elderly", "cat_benefit", "cat_other"]}), how="cross")
     return grid.merge(c, how="left").fillna({"patients": 0}).astype({"patients": "int64"})
 
-@model_table
+@model_table(reads=("facilities", "prescriptions"))
 def unfilled(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Protected patients' prescriptions left unfilled, per region, district and facility."
     f = w.findings[w.findings.detector == "unfilled_protected"][["entity_id", "region", "district", "amount_at_risk"]]
@@ -419,7 +425,7 @@ def unfilled(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
 # %% ../nbs/07_weekly.ipynb #05fe388f
 AGE_BUCKETS = [(0, 30, "age_0_30"), (31, 60, "age_31_60"), (61, 90, "age_61_90"), (91, 10**6, "age_90")]
 
-@model_table
+@model_table(reads=("dispensings", "drugs", "pharmacies", "prescriptions"))
 def by_district(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Dispensings, patients and amount reimbursed in the week per region and district of the pharmacy."
     return ds.sql(f"""
@@ -427,18 +433,18 @@ def by_district(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
         FROM {week_reimbursed(ds, w)}
         GROUP BY ALL ORDER BY region, amount DESC, district""")
 
-@model_table
+@model_table(reads=("payments", "pharmacies"))
 def payments(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Number and sum of the week's payments to each region's pharmacies."
-    if "payments" not in ds: return regions_frame().assign(n=0, amount=0.0)
+    if not ds.usable("payments"): return regions_frame().assign(n=0, amount=0.0)
     p = ds.sql("""SELECT ph.region, count(*) AS n, sum(p.amount) AS amount FROM payments p JOIN pharmacies ph USING (pharmacy_id)
                   WHERE p.paid_on >= $start AND p.paid_on < $end GROUP BY ALL""", **w.params())
     return regions_frame().merge(p, how="left").fillna({"n": 0, "amount": 0.0}).astype({"n": "int64", "amount": "float64"})
 
-@model_table
+@model_table(reads=("dispensings", "payments", "pharmacies", "prescriptions"))
 def balances(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Each pharmacy with claims or payments up to the week's end: claimed, paid, balance, unpaid claims by age; per region, largest balance first."
-    paid = ("SELECT pharmacy_id, round(sum(amount), 2) AS paid FROM payments WHERE paid_on < $end GROUP BY ALL" if "payments" in ds
+    paid = ("SELECT pharmacy_id, round(sum(amount), 2) AS paid FROM payments WHERE paid_on < $end GROUP BY ALL" if ds.usable("payments")
             else "SELECT NULL::VARCHAR AS pharmacy_id, 0.0 AS paid WHERE false")
     buckets = ", ".join(f"coalesce(sum(u.unpaid) FILTER (WHERE u.age BETWEEN {lo} AND {hi}), 0.0) AS {k}" for lo, hi, k in AGE_BUCKETS)
     return ds.sql(f"""
@@ -458,7 +464,7 @@ def balances(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
         ORDER BY region, balance DESC, pharmacy_id""", end=w.period.end)
 
 # %% ../nbs/07_weekly.ipynb #5ffecc5e
-@model_table
+@model_table(reads=("contracts", "dispensings", "pharmacies", "prescriptions"))
 def outlets(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Per region and district: fully contracted outlets, active, inactive and weak ones (with names, and the weeks each has been so in a row)."
     o = outlet_counts(ds, w.period)
@@ -475,7 +481,7 @@ def outlets(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
                      "named": "; ".join(f"{names.get(i, i)}" for i in ids), "weeks": ";".join(str(int(running.get(i, 1))) for i in ids)})
     return pd.DataFrame(rows, columns=["region", "district", "contracted", "active", "inactive", "weak", "named", "weeks"])
 
-@model_table
+@model_table(reads=("drugs", "facilities", "prescriptions"))
 def reserve(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Reserve-stock prescriptions per region, district, facility and medicine (ATC code and generic name)."
     f = w.findings[w.findings.detector == "reserve_stock_rx"][["entity_id", "region", "district", "amount_at_risk"]]
@@ -492,7 +498,7 @@ def reserve(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
 WORK_HOURS = range(8, 20)
 REGION_WIDE, FAR_ABOVE = 0.8, 2.0
 
-@model_table
+@model_table(reads=("dispensings", "facilities", "pharmacies", "prescriptions"))
 def hourly(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Per region, working day and working hour: prescriptions issued and dispensings made this week, and the mean of the four weeks before."
     h = ds.sql("""
@@ -511,7 +517,7 @@ def hourly(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     out = grid.merge(h, how="left", on=["region", "weekday", "hour"]).fillna(0)
     return out.astype({"issued": "int64", "dispensed": "int64"})
 
-@model_table
+@model_table(reads=("facilities", "prescriptions"))
 def gaps(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Per region and working day with silent facilities: how many usually prescribe, how many were silent, their names, and whether it was region-wide."
     from dtsj_analysis.monitoring import usual_activity
@@ -526,7 +532,7 @@ def gaps(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     g = g[g.silent > 0]
     return g.assign(region_wide=(g.silent >= REGION_WIDE * g.usual) & (g.silent >= 3))[cols].reset_index(drop=True)
 
-@model_table
+@model_table(reads=("facilities", "prescribers", "prescriptions"))
 def load(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Per facility with reimbursement prescriptions in the week: prescriptions per registered prescriber per working day, the median of its peers, far above or not."
     f = ds.sql(f"""
@@ -544,7 +550,7 @@ def load(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
 def _contract_active_at(day: str) -> str:
     return f"EXISTS (SELECT 1 FROM contracts c WHERE c.pharmacy_id = ph.pharmacy_id AND c.start_date <= {day} AND (c.end_date IS NULL OR {day} <= c.end_date))"
 
-@model_table
+@model_table(reads=("contracts", "pharmacies"))
 def contracts(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Contracts that started or ended in the week, per region: the outlet, its district, the dates, started or ended."
     return ds.sql("""
@@ -554,7 +560,7 @@ def contracts(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
         WHERE (c.start_date >= $start AND c.start_date < $end) OR (c.end_date >= $start AND c.end_date < $end)
         ORDER BY region, event DESC, district, pharmacy""", **w.params())
 
-@model_table
+@model_table(reads=("contracts", "dispensings", "pharmacies"))
 def not_ready(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Outlets under contract at the week's end that have never dispensed, per region and district."
     return ds.sql(f"""
@@ -564,7 +570,7 @@ def not_ready(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
           AND NOT EXISTS (SELECT 1 FROM dispensings d WHERE d.pharmacy_id = ph.pharmacy_id AND d.dispensed_at < $end)
         ORDER BY region, district, pharmacy""", end=w.period.end, last=w.period.end - pd.Timedelta(days=1))
 
-@model_table
+@model_table(reads=("contracts", "dispensings", "drugs", "pharmacies"))
 def defectura(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Per medicine a district lacks: prescriptions due and not dispensed, and each contracted outlet of the district with its last dispensing of the medicine."
     f = w.findings[w.findings.detector == "defectura"]
@@ -585,20 +591,20 @@ def defectura(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
         ORDER BY c.region, c.district, c.atc_code, o.pharmacy""", end=w.period.end, last=w.period.end - pd.Timedelta(days=1))[cols]
     finally: ds.con.unregister("_cells")
 
-@model_table
+@model_table(reads=("activities",))
 def activities(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "What each division did in the week (the optional `activities` table), by section, in date order."
     cols = ["region", "held_on", "section", "text"]
-    if "activities" not in ds: return pd.DataFrame(columns=cols)
+    if not ds.usable("activities"): return pd.DataFrame(columns=cols)
     return ds.sql("SELECT region, held_on, section, text FROM activities WHERE held_on >= $start AND held_on < $end ORDER BY region, section, held_on, activity_id",
                   **w.params())[cols]
 
 # %% ../nbs/07_weekly.ipynb #b18ab8cc
-@model_table
+@model_table(reads=("appeals",))
 def appeals(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Appeals received in the week per region, channel and topic: count, resolved, median hours to resolve."
     cols = ["region", "channel", "topic", "n", "resolved", "median_hours"]
-    if "appeals" not in ds: return pd.DataFrame(columns=cols)
+    if not ds.usable("appeals"): return pd.DataFrame(columns=cols)
     return ds.sql("""
         SELECT region, channel, topic, count(*) AS n, count(resolved_at) AS resolved,
                median(date_diff('second', received_at, resolved_at) / 3600.0) AS median_hours
@@ -627,7 +633,7 @@ def earlier_findings(ds: Dataset, period: Period, weeks: int = HISTORY_WEEKS, ou
 def verdicts_known(ds: Dataset) -> pd.DataFrame:
     "The verdict that counts for every finding that has one (imported verdicts and the data's own `verdicts` table)."
     from dtsj_analysis.verdicts import verdict_log, latest_verdicts
-    return latest_verdicts(verdict_log(ds.con))
+    return latest_verdicts(verdict_log(ds.con, own=ds.usable("verdicts")))
 
 def identity_verdicts(v: pd.DataFrame, period: Period, weeks: int = HISTORY_WEEKS) -> pd.DataFrame:
     "Per finding identity, the latest verdict given on any of its weeks before `period` (within `weeks` weeks)."
@@ -645,7 +651,7 @@ def weeks_running(f: pd.DataFrame, earlier: pd.DataFrame, period: Period) -> pd.
         return n + 1
     return pd.Series([run(k) for k in identities(f)], index=f.index, dtype="int64")
 
-@model_table
+@model_table(reads=("verdicts",))
 def history(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Per region and detector: new this week, still open from earlier weeks, confirmed, dismissed, precision (the last 8 weeks)."
     load_detectors()
@@ -673,7 +679,7 @@ def history(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     out.loc[out.detector.isin(outliers), ["new", "open_earlier"]] = -1          # not counted for the outlier detectors (shown as —)
     return out
 
-@model_table
+@model_table(reads=("verdicts",))
 def dismissed_earlier(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "This week's findings that inspectors dismissed in the last 8 weeks: flagged again, listed apart with the note."
     return w.dismissed_earlier
@@ -735,20 +741,13 @@ class WeekModel:
         return f"WeekModel({self.period}, {len(self.tables)} tables: " + ", ".join(f"{k}={len(v):,}" for k, v in self.tables.items()) + ")"
 
 def model_tables(ds: Dataset, w: WeekInputs) -> tuple[dict, dict]:
-    """Every registered table of the model for `w`, and those that read a table `ds` cannot use, or an optional table left out
-    whole (`OPTIONAL_READS`) (name -> those tables): they are kept empty, with their columns."""
-    tables, missing = {}, {}
-    for name, fn in MODEL.items():
-        try: tables[name] = fn(ds, w)
-        except duckdb.CatalogException as e:
-            if not (reads := unusable_read(e, ds)): raise
-            missing[name] = reads
+    """Every registered table of the model for `w`, and those that read a table `ds` cannot use (their `reads`; name -> those
+    tables): they are kept empty, with their columns."""
+    cannot = cannot_use(ds)
+    missing = {name: sorted(set(fn.reads) & cannot) for name, fn in MODEL.items() if set(fn.reads) & cannot}
+    tables = {name: fn(ds, w) for name, fn in MODEL.items() if name not in missing}
     if missing:
-        with stand_ins(ds):
-            for name in missing: tables[name] = MODEL[name](ds, w).iloc[:0]
-    gone = ds.report.left_out()                  # an optional table left out whole: what reads it would show nothing as if nothing happened
-    for name, reads in OPTIONAL_READS.items():
-        if set(reads) & gone: missing[name], tables[name] = sorted(set(reads) & gone), tables[name].iloc[:0]
+        with stand_ins(ds): tables.update({name: MODEL[name](ds, w).iloc[:0] for name in missing})
     return {n: tables[n] for n in MODEL}, missing
 
 def week_model(ds: Dataset, week_start, history_weeks: int = 8, outliers: bool = True) -> WeekModel:

@@ -26,3 +26,29 @@ def test_reads_what_it_declares(store, det):
     finally: ds.close()
     read = {t.name for q in rec.queries for t in sqlglot.parse_one(q, read="duckdb").find_all(exp.Table)} & set(TABLES)
     assert read and tuple(sorted(read)) == d.reads
+
+
+# The week model's tables declare theirs too (`@model_table(reads=..., uses=...)`): a table that cannot be used is then not read
+# from an older copy in the store. `history` and `dismissed_earlier` read the verdicts through the week's inputs (`with_history`).
+THROUGH_INPUTS = {"history": {"verdicts"}, "dismissed_earlier": {"verdicts"}}
+
+@pytest.fixture(scope="module")
+def week_inputs(store):
+    from dtsj_analysis import weekly as W
+    ds, p = Dataset.open(store), Period.week("2025-04-21")
+    try: return W.with_history(ds, W.WeekInputs(p, 8, W.week_findings(ds, p), W.previous_findings(ds, p)))
+    finally: ds.close()
+
+def _model_names():
+    from dtsj_analysis.weekly import MODEL
+    return list(MODEL)
+
+@pytest.mark.parametrize("name", _model_names())
+def test_model_table_reads_what_it_declares(store, week_inputs, name):
+    from dtsj_analysis.weekly import MODEL
+    fn, ds = MODEL[name], Dataset.open(store)
+    try:
+        rec = Recording(ds); fn(rec, week_inputs)
+    finally: ds.close()
+    read = {t.name for q in rec.queries for t in sqlglot.parse_one(q, read="duckdb").find_all(exp.Table)} & set(TABLES)
+    assert read | THROUGH_INPUTS.get(name, set()) == set(fn.reads) | set(fn.uses)
