@@ -19,9 +19,9 @@ from .demo import write_demo
 
 # %% auto #0
 __all__ = ['DATA', 'cmd_ingest', 'stopped_text', 'cmd_validate', 'cmd_demo_data', 'check_out', 'write_table', 'spark_module',
-           'open_data', 'each_detector', 'cmd_detect', 'cmd_export', 'unusable_text', 'cmd_week', 'cmd_report',
-           'cmd_workbook', 'cmd_verdicts_import', 'check_out_dir', 'iso_date', 'region_code', 'data_help', 'parser',
-           'main']
+           'open_data', 'each_detector', 'cmd_detect', 'cmd_export', 'unusable_text', 'week_counts', 'cmd_week',
+           'cmd_report', 'cmd_workbook', 'cmd_verdicts_import', 'check_out_dir', 'iso_date', 'region_code', 'data_help',
+           'parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #13e56863
 def cmd_ingest(a) -> int:
@@ -140,6 +140,11 @@ def unusable_text(store, week) -> str:
     return (f"dtsj: table(s) that cannot be used: {', '.join(bad)}; " + (f"{len(gone)} check(s) not run ({', '.join(gone)}) and " if gone else "")
             + "the figures that read them not computed; the pages say which")
 
+def week_counts(summary: pd.DataFrame) -> pd.Series:
+    "Findings per detector over the regions, or \"not run\" for a check the week could not run (a week kept before `run` counts all)."
+    s = summary.assign(run=summary["run"] if "run" in summary else True).groupby("detector", sort=False).agg(n=("count", "sum"), run=("run", "all"))
+    return s.n.astype(object).where(s.run, "not run").rename("findings")
+
 def cmd_week(a) -> int:
     "Compute every figure of a week's reports for all regions, once, and keep them in the store."
     from .load import as_store
@@ -151,7 +156,7 @@ def cmd_week(a) -> int:
     m = load_week(store, a.week)
     st = m["status"].set_index("region").status
     print(f"Week model of {a.week.date()} kept in {store}: " + ", ".join(f"{k} {v}" for k, v in st.value_counts().items()))
-    print(m["summary"].groupby("detector", sort=False)["count"].sum().to_string())
+    print(week_counts(m["summary"]).to_string())
     if note := unusable_text(store, a.week): print(note, file=sys.stderr); return 1
     return 0
 

@@ -16,14 +16,14 @@ from . import __version__
 from .reference import LANGS, WRITTEN_IN, REGION_CODES, region_name, in_lang
 from .fmt import fmt_int, fmt_dec, fmt_money, fmt_change, fmt_week, money_unit
 from .engine import DETECTORS, GROUPS, Period, group_title
-from .weekly import t, TEXT, WeekModel, load_week, check_week, rule_ids
+from .weekly import t, TEXT, WeekModel, load_week, check_week, rule_ids, missing_parts
 from .publish import (esc, figure, png_data_uri, report_paths, publish_notebook, write_index, saved_meta, verdicts_table, provenance_html,
                                    unusable_html)
 
 # %% auto #0
 __all__ = ['NATIONAL_TEXT', 'NATIONAL', 'PER', 'INDICATORS', 'STATUS_ORDER', 'MONITORING', 'NATIONAL_CSS', 'HATCHES',
            'NATIONAL_SECTIONS', 'NATIONAL_TEMPLATE', 'NATIONAL_TABLES', 'nt', 'rated_detectors', 'rated_groups',
-           'reported', 'distinct_findings', 'region_frame', 'national_volumes', 'national_groups',
+           'reported', 'distinct_findings', 'region_frame', 'national_volumes', 'national_groups', 'unknown_monitoring',
            'national_monitoring', 'ranked', 'national_figures', 'national_history', 'NationalSummary', 'region_links',
            'national_summary', 'exact', 'region_cell', 'status_cell', 'table', 'render_national_title',
            'render_national_volumes', 'render_national_findings', 'render_national_monitoring', 'render_national_chart',
@@ -128,19 +128,27 @@ def national_groups(m: WeekModel, ok: list, rx: pd.Series) -> pd.DataFrame:
     s = s.assign(group=s.detector.map(lambda d: DETECTORS[d].group)).groupby(["region", "group"])[["count", "amount_at_risk"]].sum()
     f = m["findings"][m["findings"].detector.isin(rated_detectors()) & m["findings"].region.isin(ok)]
     f = f.assign(group=f.detector.map(lambda d: DETECTORS[d].group))
-    parts = []
+    parts, short = [], {DETECTORS[d].group for d in missing_parts(m.meta)[1] if d in DETECTORS}
     for g in rated_groups():
         per = region_frame(s.xs(g, level="group") if g in s.index.get_level_values("group") else pd.DataFrame(columns=["count", "amount_at_risk"]),
                            ok, ["count", "amount_at_risk"])
         if ok: per.loc[NATIONAL, "count"] = distinct_findings(f[f.group == g])
+        if g in short: per[:] = np.nan                    # a check of the group was not run: its figures would be short of its findings
         parts.append(per.reset_index().assign(group=g))
     out = pd.concat(parts, ignore_index=True)
     out["per_10k"] = PER * out["count"] / out.region.map(rx).where(lambda x: x > 0)
     return out[["region", "group", "count", "per_10k", "amount_at_risk"]]
 
 # %% ../nbs/08b_national.ipynb #962ce6f6
-MONITORING = ["contracted", "inactive", "weak", "unfilled", "unfilled_amount", "defectura_cells", "defectura_undispensed",
-              "gap_facilities", "silent_days"]
+MONITORING = {"contracted": ("outlets", ()), "inactive": ("outlets", ("inactive_outlet",)), "weak": ("outlets", ("low_activity_outlet",)),
+              "unfilled": ("unfilled", ("unfilled_protected",)), "unfilled_amount": ("unfilled", ("unfilled_protected",)),
+              "defectura_cells": ("defectura", ("defectura",)), "defectura_undispensed": ("defectura", ("defectura",)),
+              "gap_facilities": ("summary", ("prescribing_gap",)), "silent_days": ("gaps", ())}    # figure -> the model table and checks it is made of
+
+def unknown_monitoring(m: WeekModel) -> list:
+    "The monitoring figures of `m` that are not known: their model table was not computed or one of their checks not run."
+    _, not_run, not_computed = missing_parts(m.meta)
+    return [k for k, (table, checks) in MONITORING.items() if table in not_computed or set(checks) & set(not_run)]
 
 def national_monitoring(m: WeekModel, ok: list) -> pd.DataFrame:
     "Per region: outlets, protected prescriptions left unfilled, defectura, days without prescribing."
@@ -153,7 +161,9 @@ def national_monitoring(m: WeekModel, ok: list) -> pd.DataFrame:
              by(cells, defectura_cells=("atc_code", "size"), defectura_undispensed=("undispensed", "sum")),
              s[s.detector == "prescribing_gap"].set_index("region")[["count"]].rename(columns={"count": "gap_facilities"}),
              by(g[g.region_wide.astype(bool)] if len(g) else g, silent_days=("day", "size"))]
-    return region_frame(pd.concat(parts, axis=1), ok, MONITORING)
+    f = region_frame(pd.concat(parts, axis=1), ok, list(MONITORING))
+    f[unknown_monitoring(m)] = np.nan
+    return f
 
 def ranked(per_10k: pd.Series, ok: list) -> pd.Series:
     "Rank of each reported region by findings per 10,000, highest first (ties share the rank); NaN for the rest."
