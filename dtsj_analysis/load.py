@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from .schema import (TABLES, REQUIRED_TABLES, EVERYWHERE, Issue, ValidationReport, DataError, key_sql, place_sql, KEEPS_ROWS,
                                   region_sql, dangling_sql, sql_literal, ident, is_number_type, is_whole_type, table_checks,
-                                  parsed_sql, check_counts_sql, stored_sql, check_flags)
+                                  parsed_sql, check_counts_sql, stored_sql, check_flags, STORE_COLUMNS, internal_name)
 from .privacy import counted_id_lengths, counted_id_alphabet
 from .sources import (SourceError, FolderSource, SqlSource, FrameSource, open_source, is_store_file, redact_url,
                                    columns_of, attach, quiet)
@@ -91,6 +91,8 @@ def ingest_table(con, src, name: str, src_id: int, report: ValidationReport) -> 
     try:
         missing = [c.name for c in t.cols if c.required and c.name not in present]
         if missing: return {"problem": "required column(s) missing", "missing": missing}
+        for col in [n for n in present if n not in {c.name for c in t.cols} and internal_name(n)]:
+            report.add(name, col, "column's name is one the store gives its own columns: column left out (rename it to keep it)", "warning")
         new = name not in store_tables(con)
         rows = ident(name) if new else "_incoming"
         parsed = parsed_sql(t, ident(raw), present, _whole_floats(con, raw, t, present), row)
@@ -212,7 +214,7 @@ def content_fingerprint(con) -> str:
     "A short hash of every contract table's content in the store."
     h = hashlib.sha256()
     for name in store_tables(con):
-        cols = [c for c in columns_of(con, name) if not c.startswith("_")]
+        cols = [c for c in columns_of(con, name) if c not in STORE_COLUMNS]
         n, x = con.execute(f"SELECT count(*), coalesce(bit_xor(hash({', '.join(ident(c) for c in cols)})), 0) FROM {ident(name)}").fetchall()[0]
         h.update(f"{name}:{n}:{x}".encode())
     return h.hexdigest()[:16]
@@ -361,7 +363,7 @@ def contract_views(con) -> list:
     for name, cols in sorted(rows):
         if name not in TABLES: continue
         contract = {c.name for c in TABLES[name].cols}
-        keep = [c for c in cols if c in contract or c.startswith("_")]
+        keep = [c for c in cols if c in contract or c in STORE_COLUMNS]
         if len(keep) == len(cols): continue
         con.execute(f"CREATE OR REPLACE TEMP VIEW {ident(name)} AS SELECT {', '.join(map(ident, keep))} FROM {stored(con, name)}")
         out.append(name)
@@ -397,7 +399,7 @@ class Dataset:
         "Table `name` as a pandas frame, in source order, its extra columns included, without the store's own."
         def make():
             rel = stored(self.con, name)
-            cols = [r[0] for r in self.con.execute(f"DESCRIBE {rel}").fetchall() if not r[0].startswith("_")]
+            cols = [r[0] for r in self.con.execute(f"DESCRIBE {rel}").fetchall() if r[0] not in STORE_COLUMNS]
             return self.con.execute(f"SELECT {', '.join(ident(c) for c in cols)} FROM {rel} ORDER BY _src, _row").df()
         return self.cached(("frame", name), make)
     def __getattr__(self, name):

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pyarrow as pa
-from .schema import TABLES, ident, MASK, ID_RUN
+from .schema import TABLES, ident, MASK, ID_RUN, STORE_COLUMNS
 
 # %% auto #0
 __all__ = ['DIGITS', 'WORDS', 'PINFL', 'LONG_RUN', 'SEPARATORS', 'SPLIT', 'CODES', 'tokens', 'counted_id_lengths', 'id_lengths',
@@ -192,7 +192,7 @@ def sources_of(con, pid: str) -> list:
     "`table.column` of every text column of the store whose values contain `pid` (the patients' own columns aside)."
     out = []
     for name, t in TABLES.items():
-        try: cols = [r[0] for r in con.execute(f"DESCRIBE {ident(name)}").fetchall() if r[1] == "VARCHAR" and not r[0].startswith("_")]
+        try: cols = [r[0] for r in con.execute(f"DESCRIBE {ident(name)}").fetchall() if r[1] == "VARCHAR" and r[0] not in STORE_COLUMNS]
         except Exception: continue
         for c in cols:
             if (name, c) in (("patients", "patient_id"), ("prescriptions", "patient_id")): continue

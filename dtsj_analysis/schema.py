@@ -17,11 +17,12 @@ from .reference import REGION_CODES
 # %% auto #0
 __all__ = ['KINDS', 'ATC5', 'positive', 'non_negative', 'known_region', 'atc_format', 'ENTITY_TYPES', 'BY_FACILITY',
            'BY_PHARMACY', 'TABLES', 'REQUIRED_TABLES', 'ROW_RULES', 'KEEPS_ROWS', 'EVERYWHERE', 'MASK', 'ID_RUN', 'WS',
-           'ZONE', 'TRUE', 'FALSE', 'TASHKENT', 'EDGE', 'SQL_TYPES', 'Col', 'opt', 'sql_literal', 'ident', 'Check',
-           'greater_than', 'at_least', 'one_of', 'matches', 'Table', 'shown_value', 'Issue', 'ValidationReport',
-           'DataError', 'is_text_type', 'is_number_type', 'is_whole_type', 'clean_sql', 'given_sql', 'zoned_sql',
-           'parse_sql', 'table_checks', 'parsed_sql', 'check_flags', 'check_counts_sql', 'stored_sql', 'place_sql',
-           'key_sql', 'region_sql', 'isin', 'dangling_sql']
+           'ZONE', 'TRUE', 'FALSE', 'TASHKENT', 'EDGE', 'SQL_TYPES', 'STORE_COLUMNS', 'STAGED_ROW', 'Col', 'opt',
+           'sql_literal', 'ident', 'Check', 'greater_than', 'at_least', 'one_of', 'matches', 'Table', 'shown_value',
+           'Issue', 'ValidationReport', 'DataError', 'is_text_type', 'is_number_type', 'is_whole_type', 'clean_sql',
+           'given_sql', 'zoned_sql', 'parse_sql', 'table_checks', 'internal_name', 'extra_columns', 'parsed_sql',
+           'check_flags', 'check_counts_sql', 'stored_sql', 'place_sql', 'key_sql', 'region_sql', 'isin',
+           'dangling_sql']
 
 # %% ../nbs/01_schema.ipynb #e6353c5c
 KINDS = ("id", "text", "date", "timestamp", "bool", "int", "number")
@@ -292,6 +293,18 @@ SQL_TYPES = {"id": "VARCHAR", "text": "VARCHAR", "date": "DATE", "timestamp": "T
 def _t(name): return ident(f"{name}__t")
 def _zt(name): return ident(f"{name}__z")
 
+STORE_COLUMNS = ("_row", "_src")       # the store's own columns of every table: the row's number in its source, the export it came from
+STAGED_ROW = "_dtsj_row"               # the row number a staged source table carries
+
+def internal_name(name: str) -> bool:
+    "Whether `name` is one the ingest gives a column itself (`STORE_COLUMNS`, a staged row number, a parsed column's helpers): a source column of that name cannot be kept."
+    return name in (*STORE_COLUMNS, "_row_", STAGED_ROW) or bool(re.fullmatch(r".+__[tvgz]|_zoned_.+", name))
+
+def extra_columns(t: Table, present) -> list:
+    "The columns of a staged table beyond the contract's that the store keeps as they came (every one but an `internal_name`)."
+    contract = {c.name for c in t.cols}
+    return [n for n in present if n not in contract and not internal_name(n)]
+
 def parsed_sql(t: Table, raw: str, present: dict, whole: set = frozenset(), row: str = "_row") -> str:
     """SQL of staged table `raw` with, for each contract column `c` present, `c__v` (parsed) and `c__g` (given), its extra columns as they
     came, and its row number (a rejected cell's raw value is read from `raw` itself).
@@ -301,7 +314,9 @@ def parsed_sql(t: Table, raw: str, present: dict, whole: set = frozenset(), row:
     mine = [c for c in t.cols if c.name in present]
     text = [c.name for c in mine if is_text_type(present[c.name])]
     zoned = [c.name for c in mine if c.name in text and c.kind in ("date", "timestamp")]
-    inner = (f"SELECT *, {', '.join([f'{row} AS _row_'] + [f'{clean_sql(q(n))} AS {_t(n)}' for n in text] + [f'{zoned_sql(q(n), present[n])} AS {_zt(n)}' for n in zoned])} "
+    contract = {c.name for c in t.cols}
+    internal = [q(n) for n in present if n not in contract and internal_name(n)]
+    inner = (f"SELECT * {f'EXCLUDE ({chr(44).join(internal)})' if internal else ''}, {', '.join([f'{row} AS _row_'] + [f'{clean_sql(q(n))} AS {_t(n)}' for n in text] + [f'{zoned_sql(q(n), present[n])} AS {_zt(n)}' for n in zoned])} "
              f"FROM {raw}")
     cols = ["_row_ AS _row"]
     for c in mine:
@@ -309,8 +324,7 @@ def parsed_sql(t: Table, raw: str, present: dict, whole: set = frozenset(), row:
         cols.append(f"{parse_sql(c.kind, q(c.name), present[c.name], c.name in whole, cleaned, z)} AS {_v(c.name)}")
         if c.kind not in ("id", "text"): cols.append(f"{given_sql(q(c.name), present[c.name], cleaned)} AS {_g(c.name)}")
         if c.kind in ("date", "timestamp"): cols.append(f"{z or zoned_sql(q(c.name), present[c.name])} AS {_z(c.name)}")
-    contract = {c.name for c in t.cols}
-    cols += [q(n) for n in present if n not in contract and not n.startswith("_")]
+    cols += [q(n) for n in extra_columns(t, present)]
     return f"SELECT {', '.join(cols)} FROM ({inner})"
 
 def check_flags(t: Table, present: dict) -> list[str]:
@@ -328,9 +342,8 @@ def check_counts_sql(t: Table, present: dict, rows: str) -> str:
 def stored_sql(t: Table, present: dict, parsed: str, flags: bool = False) -> str:
     """SQL: the typed rows, as the store keeps them: the row number, every contract column (missing optional ones empty), then the extra
     columns; `flags`: then the `check_flags` too."""
-    contract = {c.name for c in t.cols}
     cols = [f"{_v(c.name)} AS {ident(c.name)}" if c.name in present else f"CAST(NULL AS {SQL_TYPES[c.kind]}) AS {ident(c.name)}" for c in t.cols]
-    extra = [ident(n) for n in present if n not in contract and not n.startswith("_")]
+    extra = [ident(n) for n in extra_columns(t, present)]
     return f"SELECT _row, {', '.join(cols + extra + (check_flags(t, present) if flags else []))} FROM ({parsed})"
 
 # %% ../nbs/01_schema.ipynb #35027b15

@@ -13,7 +13,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from .schema import TABLES, ValidationReport, sql_literal, ident
+from .schema import TABLES, ValidationReport, sql_literal, ident, STAGED_ROW
 
 # %% auto #0
 __all__ = ['FORMATS', 'SourceError', 'duplicated', 'check_columns', 'csv_encoding', 'to_utf8', 'csv_columns', 'FolderSource',
@@ -33,9 +33,10 @@ def duplicated(names) -> list:
     return dup
 
 def check_columns(names, where: str):
-    "Refuse a table with no header or with a column name twice."
+    "Refuse a table with no header, with a column name twice, or with the name of the row number its staged copy is given."
     if not names: raise SourceError(f"{where}: file is empty (no header row)")
     if dup := duplicated(names): raise SourceError(f"{where}: column name(s) {', '.join(map(repr, dup))} appear more than once")
+    if STAGED_ROW in names: raise SourceError(f"{where}: column {STAGED_ROW!r} has the name the workspace gives a table's row numbers; rename it")
 
 # %% ../nbs/02_sources.ipynb #be7f9a62
 def csv_encoding(path: Path, block: int = 1 << 22) -> str:
@@ -123,8 +124,8 @@ class FolderSource:
         except Exception as e: raise SourceError(f"{p}: not a readable Parquet file ({type(e).__name__}: {e})") from None
         check_columns(names, str(p))
         con.execute(f"""CREATE OR REPLACE TEMP VIEW {ident(target)} AS
-                        SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _row FROM read_parquet({sql_literal(str(p))}, file_row_number=true)""")
-        return columns_of(con, target), "_row"
+                        SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS {STAGED_ROW} FROM read_parquet({sql_literal(str(p))}, file_row_number=true)""")
+        return columns_of(con, target), STAGED_ROW
     def __repr__(self): return f"folder {self.path}"
 
 def read_xlsx(p: Path) -> pd.DataFrame:
@@ -136,17 +137,17 @@ def read_xlsx(p: Path) -> pd.DataFrame:
     return df.iloc[1:].set_axis(cols, axis=1).reset_index(drop=True)
 
 def columns_of(con, table) -> dict:
-    "The columns of a DuckDB table or view, name -> type, `_row` left out."
-    return {r[0]: r[1] for r in con.execute(f'DESCRIBE "{table}"').fetchall() if r[0] != "_row"}
+    "The columns of a DuckDB table or view, name -> type, the staged row number left out."
+    return {r[0]: r[1] for r in con.execute(f'DESCRIBE "{table}"').fetchall() if r[0] != STAGED_ROW}
 
 def stage_frame(con, df: pd.DataFrame, target: str) -> tuple[dict, str]:
     "Copy frame `df` into DuckDB temporary table `target` with its row numbers."
     check_columns(list(map(str, df.columns)), target)
-    df = df.set_axis(list(map(str, df.columns)), axis=1).assign(_row=np.arange(1, len(df) + 1))
+    df = df.set_axis(list(map(str, df.columns)), axis=1).assign(**{STAGED_ROW: np.arange(1, len(df) + 1)})
     con.register("_frame", df)
     try: con.execute(f'CREATE OR REPLACE TEMP TABLE "{target}" AS SELECT * FROM _frame')
     finally: con.unregister("_frame")
-    return columns_of(con, target), "_row"
+    return columns_of(con, target), STAGED_ROW
 
 # %% ../nbs/02_sources.ipynb #3079fdca
 def redact_url(url: str) -> str:
@@ -181,9 +182,9 @@ class SqlSource:
     def stage(self, con, name, target, report) -> tuple[dict, str]:
         if self.duck:
             con.execute(f"ATTACH {sql_literal(self.url)} AS _src (READ_ONLY)")
-            try: con.execute(f'CREATE OR REPLACE TEMP TABLE "{target}" AS SELECT *, row_number() OVER (ORDER BY rowid) AS _row FROM _src."{name}"')
+            try: con.execute(f'CREATE OR REPLACE TEMP TABLE "{target}" AS SELECT *, row_number() OVER (ORDER BY rowid) AS {STAGED_ROW} FROM _src."{name}"')
             finally: con.execute("DETACH _src")
-            return columns_of(con, target), "_row"
+            return columns_of(con, target), STAGED_ROW
         return self._stream(con, name, target)
     def _stream(self, con, name, target):
         import sqlalchemy as sa

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import sqlglot
 from sqlglot import exp
-from .schema import TABLES, ValidationReport, Issue, DataError, ident
+from .schema import TABLES, ValidationReport, Issue, DataError, ident, STORE_COLUMNS
 from .sources import attach, columns_of
 from .load import Dataset, SORT_BY, store_tables, read_report, meta, load_dataset, cache_dir, duckdb_config, stored
 
@@ -116,7 +116,7 @@ NO_DATE_WEEK = "1900-01-01"   # the partition of rows without a date (a Monday)
 def _export_table(con, name: str, dest: Path):
     "Write store table `name` on `con` under `dest` (its extra columns too): a folder partitioned by week for a table with a date, else one file."
     rel = stored(con, name)
-    cols = {r[0]: r[1] for r in con.execute(f"DESCRIBE {rel}").fetchall() if not r[0].startswith("_")}
+    cols = {r[0]: r[1] for r in con.execute(f"DESCRIBE {rel}").fetchall() if r[0] not in STORE_COLUMNS}
     sel = ", ".join(f"CAST({ident(c)} AS TIMESTAMP) AS {ident(c)}" if t.startswith("TIMESTAMP") else ident(c) for c, t in cols.items())
     if name in SORT_BY and SORT_BY[name] in cols:
         week = f"coalesce(CAST(date_trunc('week', {ident(SORT_BY[name])}) AS DATE), DATE '{NO_DATE_WEEK}') AS week"

@@ -1,6 +1,7 @@
 """Columns beyond the contract's are allowed and kept (data contract, first paragraph): a source whose every table also carries
 every other table's column names, and every name a detector's SQL gives a computed column, gives the same findings, row for
-row, as the same source without them, and the extras reach the analyst's frames."""
+row, as the same source without them, and the extras reach the analyst's frames. A name may start with `_`; only the names the store
+gives its own columns (`_row`, `_src`, a parsed column's helpers) are left out, each with a warning."""
 import re, warnings
 from pathlib import Path
 import pandas as pd
@@ -17,10 +18,10 @@ def computed_names() -> set:
     return {n.lower() for n in re.findall(r"\bAS\s+([a-z_][a-z0-9_]*)\b", text, flags=re.I)} - {"varchar", "double", "date", "timestamp", "bigint", "integer", "boolean"}
 
 def with_extras(tables: dict) -> dict:
-    "Each table with, as text '40', every contract column of the other tables and every computed name it does not have."
-    names = {c.name for t in TABLES.values() for c in t.cols} | computed_names()
+    "Each table with, as text '40', every contract column of the other tables, every computed name and a helper's name it does not have."
+    names = {c.name for t in TABLES.values() for c in t.cols} | computed_names() | {"_note", "quantity__v"}
     def widen(df):
-        extra = [c for c in sorted(names - set(df.columns)) if not c.startswith("_")]
+        extra = sorted(names - set(df.columns))
         return pd.concat([df, pd.DataFrame("40", index=df.index, columns=extra)], axis=1)
     return {n: widen(df) for n, df in tables.items()}
 
@@ -37,4 +38,7 @@ def test_extra_columns_change_no_finding(demo, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore"); ds = load_dataset(extra, strict=False)
     assert "drug_code" in ds.prescriptions.columns and ds.prescriptions.drug_code.eq("40").all()
+    assert ds.prescriptions._note.eq("40").all() and "_r" in ds.prescriptions.columns       # an extra column may start with _
+    left = {(i.table, i.column) for i in ds.report.warnings if "column left out" in i.rule}
+    assert {("prescriptions", n) for n in ("_row", "_src", "_row_", "quantity__v")} <= left and not any(c == "_note" for _, c in left)
     assert set(ds.extended) == set(ds.tables)
