@@ -14,11 +14,11 @@ import pyarrow as pa
 from .schema import TABLES, ident, MASK, ID_RUN, STORE_COLUMNS
 
 # %% auto #0
-__all__ = ['DIGITS', 'WORDS', 'PINFL', 'LONG_RUN', 'SEPARATORS', 'SPLIT', 'CODES', 'tokens', 'counted_id_lengths', 'id_lengths',
-           'long_lengths', 'counted_id_alphabet', 'id_alphabet', 'windows', 'patient_tokens', 'esc', 'whole',
-           'split_form', 'mask', 'alphabet_runs', 'joined', 'found_ids', 'maskable', 'masked', 'text_columns',
-           'redact_frame', 'redact_tables', 'visible_text', 'notebook_text', 'pdf_text', 'leaks', 'sources_of',
-           'PrivacyError', 'guard', 'found_ids_in']
+__all__ = ['DIGITS', 'WORDS', 'PINFL', 'LONG_RUN', 'SEPARATORS', 'SPLIT', 'CODES', 'DATA_URI', 'tokens', 'counted_id_lengths',
+           'id_lengths', 'long_lengths', 'counted_id_alphabet', 'id_alphabet', 'windows', 'patient_tokens', 'esc',
+           'whole', 'split_form', 'mask', 'alphabet_runs', 'joined', 'found_ids', 'maskable', 'masked', 'text_columns',
+           'redact_frame', 'redact_tables', 'visible_text', 'page_source', 'notebook_text', 'pdf_text', 'leaks',
+           'sources_of', 'PrivacyError', 'guard', 'found_ids_in']
 
 # %% ../nbs/02b_privacy.ipynb #4ff110da
 DIGITS = re.compile(r"\d+")
@@ -164,15 +164,21 @@ def visible_text(page: str) -> str:
     page = re.sub(r"<!--.*?-->", " ", page, flags=re.S)
     return html.unescape(re.sub(r"<[^>]+>", " ", page))
 
+DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=\s]*")
+
+def page_source(page: str) -> str:
+    "Everything an HTML page carries as text (markup, attributes, style sheets and scripts), entities decoded, embedded images left out."
+    return html.unescape(DATA_URI.sub(" ", page))
+
 def notebook_text(nb_path) -> str:
-    "The text of an executed notebook: cell sources and every output, HTML outputs as their visible text."
+    "The text of an executed notebook: cell sources and every output, HTML outputs as their source (`page_source`)."
     nb, out = json.loads(Path(nb_path).read_text(encoding="utf-8")), []
     for c in nb.get("cells", []):
         out.append("".join(c.get("source", [])))
         for o in c.get("outputs", []):
             for mime, v in {**o.get("data", {}), "text": o.get("text", "")}.items():
                 v = "".join(v) if isinstance(v, list) else v
-                if isinstance(v, str) and not mime.startswith("image/"): out.append(visible_text(v) if mime == "text/html" else v)
+                if isinstance(v, str) and not mime.startswith("image/"): out.append(page_source(v) if mime == "text/html" else v)
     out.append(json.dumps(nb.get("metadata", {}), ensure_ascii=False))
     return "\n".join(out)
 

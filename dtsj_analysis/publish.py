@@ -18,7 +18,7 @@ from .load import Dataset, as_store, attach, duckdb_config
 from .engine import DETECTORS, GROUPS, Period, load_detectors, detector_ids, define, detector_title, group_title
 from .weekly import (t, TEXT, missing_parts, AGE_BUCKETS, WeeklyReport, WeekModel, week_model, save_week, load_week, region_report,
                                   channel_name, check_week, weekly_report, medicine_label)
-from .privacy import esc, guard, visible_text, notebook_text, pdf_text
+from .privacy import esc, guard, visible_text, page_source, notebook_text, pdf_text
 from .tables import searchable_table, page_scripts, print_copy
 from .charts import line_chart, bar_chart, side_by_side
 
@@ -586,7 +586,7 @@ def publish_notebook(template, params: dict, paths: dict, title: str, lang: str,
                                 cwd=str(Path.cwd()), log_output=False)
         page = notebook_html(nb, title, lang)
         page_path.write_text(page, encoding="utf-8")
-        texts = {"page": visible_text(page), "notebook": notebook_text(nb)}
+        texts = {"page": page_source(page), "notebook": notebook_text(nb)}
         if pdf:                  # printed from the page as it prints (`print_copy`): the same PDF, less for Chromium to lay out
             (printed := work / f"{name}.print.html").write_text(print_copy(page), encoding="utf-8")
             if html_to_pdf(printed, pdf_path): texts["PDF"] = pdf_text(pdf_path)
