@@ -41,7 +41,7 @@ def duckdb_config(share: int = 8) -> dict:
     return cfg
 
 # %% ../nbs/02a_load.ipynb #602f2ce3
-STORE_VERSION = 1
+STORE_VERSION = 2          # 2: two dates of a record that disagree are warnings, rows kept; extra columns starting with _ are kept
 BOOKKEEPING = {
     "_meta": "key VARCHAR, value VARCHAR",
     "_exports": "src INTEGER, source VARCHAR, ingested_at TIMESTAMP, tables VARCHAR",
@@ -346,8 +346,9 @@ def ingest(source, store, full: bool = False, mirror: bool = False) -> IngestRes
     if store.exists() and not full:
         with attach(store) as ro:
             old = meta(ro)
+            full = mirror and old.get("version") != str(STORE_VERSION)     # a mirror of an earlier version's checks reads its source again
             same = not changed_tables(src, old) and not (mirror and gone_tables(src, old))
-            if same and "id_alphabet" in old: return IngestResult(str(store), report=read_report(ro))
+            if same and not full and "id_alphabet" in old: return IngestResult(str(store), report=read_report(ro))
     with writing(store) as con: return ingest_into(con, src, full, mirror, str(store))
 
 # %% ../nbs/02a_load.ipynb #17edeaf3
