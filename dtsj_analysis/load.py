@@ -227,9 +227,12 @@ class IngestResult:
     tables: dict = field(default_factory=dict)
     report: ValidationReport = field(default_factory=ValidationReport)
     changed: bool = False
+    version: str = str(STORE_VERSION)      # the checks the store's tables were read under
     def __str__(self):
         done = ", ".join(f"{n} {r['rows']:,}" for n, r in self.tables.items() if "rows" in r)
-        return (f"{self.store}: " + (f"read {done}" if done else "nothing changed") + "\n" + self.report.to_text())
+        old = (f"\nnote: tables of this store were read under the checks of store version {self.version}, not {STORE_VERSION}: "
+               "dtsj ingest --full with the whole export reads them again") if self.version != str(STORE_VERSION) else ""
+        return (f"{self.store}: " + (f"read {done}" if done else "nothing changed") + old + "\n" + self.report.to_text())
 
 def _ensure_bookkeeping(con):
     for name, cols in BOOKKEEPING.items(): con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
@@ -288,7 +291,8 @@ def ingest_into(con, source, full: bool = False, mirror: bool = False, label: st
     con.execute("INSERT INTO _exports VALUES (?, ?, now(), ?)", [src_id, repr(src), ",".join(res.tables)])
     res.report = summarise(con, extra.issues)
     save_report(con, res.report)
-    set_meta(con, version=STORE_VERSION, source=repr(src), fingerprint=content_fingerprint(con), updated=pd.Timestamp.now().isoformat(timespec="seconds"),
+    res.version = str(STORE_VERSION) if full or mirror or not old.get("version") else old["version"]   # tables kept from before keep theirs
+    set_meta(con, version=res.version, source=repr(src), fingerprint=content_fingerprint(con), updated=pd.Timestamp.now().isoformat(timespec="seconds"),
              id_lengths=",".join(map(str, sorted(counted_id_lengths(con) if "patients" in store_tables(con) else []))))   # what the privacy guard asks of every page
     if "patients" in res.tables or "patients" in gone or "id_alphabet" not in old: keep_id_alphabet(con)
     if "key_secret" not in old: set_meta(con, key_secret=secrets.token_hex(16))   # keys the inspectors' workbook rows (never exported)
@@ -348,7 +352,7 @@ def ingest(source, store, full: bool = False, mirror: bool = False) -> IngestRes
             old = meta(ro)
             full = mirror and old.get("version") != str(STORE_VERSION)     # a mirror of an earlier version's checks reads its source again
             same = not changed_tables(src, old) and not (mirror and gone_tables(src, old))
-            if same and not full and "id_alphabet" in old: return IngestResult(str(store), report=read_report(ro))
+            if same and not full and "id_alphabet" in old: return IngestResult(str(store), report=read_report(ro), version=old.get("version", "1"))
     with writing(store) as con: return ingest_into(con, src, full, mirror, str(store))
 
 # %% ../nbs/02a_load.ipynb #17edeaf3

@@ -24,8 +24,8 @@ from .publish import (esc, figure, png_data_uri, report_paths, publish_notebook,
 __all__ = ['NATIONAL_TEXT', 'NATIONAL', 'PER', 'INDICATORS', 'STATUS_ORDER', 'MONITORING', 'NATIONAL_CSS', 'HATCHES',
            'NATIONAL_SECTIONS', 'NATIONAL_TEMPLATE', 'NATIONAL_TABLES', 'nt', 'rated_detectors', 'rated_groups',
            'reported', 'distinct_findings', 'region_frame', 'national_volumes', 'national_groups', 'unknown_monitoring',
-           'national_monitoring', 'ranked', 'national_figures', 'national_history', 'NationalSummary', 'region_links',
-           'national_summary', 'exact', 'region_cell', 'status_cell', 'table', 'render_national_title',
+           'national_monitoring', 'short_groups', 'ranked', 'national_figures', 'national_history', 'NationalSummary',
+           'region_links', 'national_summary', 'exact', 'region_cell', 'status_cell', 'table', 'render_national_title',
            'render_national_volumes', 'render_national_findings', 'render_national_monitoring', 'render_national_chart',
            'render_national_method', 'render_national_provenance', 'render_national_verdicts', 'render_national_page',
            'national_paths', 'linked_regions', 'national_for', 'make_national']
@@ -128,12 +128,11 @@ def national_groups(m: WeekModel, ok: list, rx: pd.Series) -> pd.DataFrame:
     s = s.assign(group=s.detector.map(lambda d: DETECTORS[d].group)).groupby(["region", "group"])[["count", "amount_at_risk"]].sum()
     f = m["findings"][m["findings"].detector.isin(rated_detectors()) & m["findings"].region.isin(ok)]
     f = f.assign(group=f.detector.map(lambda d: DETECTORS[d].group))
-    parts, short = [], {DETECTORS[d].group for d in missing_parts(m.meta)[1] if d in DETECTORS}
+    parts = []
     for g in rated_groups():
         per = region_frame(s.xs(g, level="group") if g in s.index.get_level_values("group") else pd.DataFrame(columns=["count", "amount_at_risk"]),
                            ok, ["count", "amount_at_risk"])
         if ok: per.loc[NATIONAL, "count"] = distinct_findings(f[f.group == g])
-        if g in short: per[:] = np.nan                    # a check of the group was not run: its figures would be short of its findings
         parts.append(per.reset_index().assign(group=g))
     out = pd.concat(parts, ignore_index=True)
     out["per_10k"] = PER * out["count"] / out.region.map(rx).where(lambda x: x > 0)
@@ -165,6 +164,10 @@ def national_monitoring(m: WeekModel, ok: list) -> pd.DataFrame:
     f[unknown_monitoring(m)] = np.nan
     return f
 
+def short_groups(m: WeekModel) -> set:
+    "The rated report groups of which a check was not run: their own figures would be short of its findings."
+    return {DETECTORS[d].group for d in missing_parts(m.meta)[1] if d in DETECTORS}
+
 def ranked(per_10k: pd.Series, ok: list) -> pd.Series:
     "Rank of each reported region by findings per 10,000, highest first (ties share the rank); NaN for the rest."
     return per_10k[per_10k.index.isin(ok)].rank(ascending=False, method="min").reindex(per_10k.index)
@@ -175,7 +178,8 @@ def national_figures(m: WeekModel) -> dict:
     vol = national_volumes(m, ok)
     rx = vol[vol.indicator == "rx_issued"].set_index("region").now
     groups = national_groups(m, ok, rx)
-    tot = groups.groupby("region", sort=False)[["count", "amount_at_risk"]].sum(min_count=1).rename(columns={"count": "findings"})
+    tot = groups.groupby("region", sort=False)[["count", "amount_at_risk"]].sum(min_count=1).rename(columns={"count": "findings"})   # every check that ran
+    groups.loc[groups.group.isin(short_groups(m)), ["count", "per_10k", "amount_at_risk"]] = np.nan
     status = m["status"].set_index("region").reindex(list(REGION_CODES)).fillna({"status": "no_data", "errors": ""})[["status", "errors"]]
     status.loc[NATIONAL] = ("ok" if ok else "no_data", "")
     reg = status.join(rx.rename("rx_issued")).join(tot).join(national_monitoring(m, ok))
@@ -320,8 +324,9 @@ def render_national_chart(n: NationalSummary) -> str:
     L, reg = n.lang, n["regions"]
     shown = reg[reg["rank"].notna()].iloc[::-1]                                   # highest at the top
     if shown.empty: return ""
-    g = n["groups"].set_index(["region", "group"]).per_10k.fillna(0.0)
-    groups, names = rated_groups(), [region_name(r, L) for r in shown.region]
+    known = n["groups"].set_index(["region", "group"]).per_10k
+    groups = [k for k in rated_groups() if any(pd.notna(known.get((r, k))) for r in shown.region)]     # a group with a check not run: no bar
+    g, names = known.fillna(0.0), [region_name(r, L) for r in shown.region]
     fig, ax = plt.subplots(1, 2, figsize=(10, 0.3 * len(shown) + 1.6), sharey=True, gridspec_kw={"width_ratios": [3, 2]})
     left = np.zeros(len(shown))
     for i, k in enumerate(groups):

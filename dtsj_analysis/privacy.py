@@ -164,7 +164,7 @@ def visible_text(page: str) -> str:
     page = re.sub(r"<!--.*?-->", " ", page, flags=re.S)
     return html.unescape(re.sub(r"<[^>]+>", " ", page))
 
-DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=\s]*")
+DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=]*")
 
 def page_source(page: str) -> str:
     "Everything an HTML page carries as text (markup, attributes, style sheets and scripts), entities decoded, embedded images left out."

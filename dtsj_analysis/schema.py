@@ -297,8 +297,9 @@ STORE_COLUMNS = ("_row", "_src")       # the store's own columns of every table:
 STAGED_ROW = "_dtsj_row"               # the row number a staged source table carries
 
 def internal_name(name: str) -> bool:
-    "Whether `name` is one the ingest gives a column itself (`STORE_COLUMNS`, a staged row number, a parsed column's helpers): a source column of that name cannot be kept."
-    return name in (*STORE_COLUMNS, "_row_", STAGED_ROW) or bool(re.fullmatch(r".+__[tvgz]|_zoned_.+", name))
+    """Whether `name` is one the ingest gives a column itself (`STORE_COLUMNS`, a staged row number, a parsed column's helpers), in any
+    case (DuckDB's names are not case-sensitive): a source column of that name cannot be kept."""
+    return name.lower() in (*STORE_COLUMNS, "_row_", STAGED_ROW) or bool(re.fullmatch(r".+__[tvgz]|_zoned_.+", name, flags=re.I))
 
 def extra_columns(t: Table, present) -> list:
     "The columns of a staged table beyond the contract's that the store keeps as they came (every one but an `internal_name`)."

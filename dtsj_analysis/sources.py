@@ -36,7 +36,7 @@ def check_columns(names, where: str):
     "Refuse a table with no header, with a column name twice, or with the name of the row number its staged copy is given."
     if not names: raise SourceError(f"{where}: file is empty (no header row)")
     if dup := duplicated(names): raise SourceError(f"{where}: column name(s) {', '.join(map(repr, dup))} appear more than once")
-    if STAGED_ROW in names: raise SourceError(f"{where}: column {STAGED_ROW!r} has the name the workspace gives a table's row numbers; rename it")
+    if STAGED_ROW in [str(n).lower() for n in names]: raise SourceError(f"{where}: column {STAGED_ROW!r} has the name the workspace gives a table's row numbers; rename it")
 
 # %% ../nbs/02_sources.ipynb #be7f9a62
 def csv_encoding(path: Path, block: int = 1 << 22) -> str:

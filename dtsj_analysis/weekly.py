@@ -651,7 +651,7 @@ def weeks_running(f: pd.DataFrame, earlier: pd.DataFrame, period: Period) -> pd.
         return n + 1
     return pd.Series([run(k) for k in identities(f)], index=f.index, dtype="int64")
 
-@model_table(reads=("verdicts",))
+@model_table(uses=("verdicts",))
 def history(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "Per region and detector: new this week, still open from earlier weeks, confirmed, dismissed, precision (the last 8 weeks)."
     load_detectors()
@@ -679,7 +679,7 @@ def history(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     out.loc[out.detector.isin(outliers), ["new", "open_earlier"]] = -1          # not counted for the outlier detectors (shown as —)
     return out
 
-@model_table(reads=("verdicts",))
+@model_table(uses=("verdicts",))
 def dismissed_earlier(ds: Dataset, w: WeekInputs) -> pd.DataFrame:
     "This week's findings that inspectors dismissed in the last 8 weeks: flagged again, listed apart with the note."
     return w.dismissed_earlier
