@@ -194,6 +194,7 @@ class SqlSource:
                 tbl = sa.Table(name, sa.MetaData(), autoload_with=c)
                 cols = [col.name for col in tbl.columns]; check_columns(cols, name)
                 keys = [tbl.c[k] for k in TABLES[name].key if k in tbl.c] if name in TABLES else []
+                if c.dialect.name == "postgresql" and c.dialect.driver == "psycopg": return self._copy(con, c, tbl, cols, keys, target)
                 res = c.execution_options(stream_results=True, max_row_buffer=self.batch).execute(sa.select(tbl).order_by(*keys))
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(target)} (" + ", ".join(f"{ident(k)} VARCHAR" for k in cols) + ")")
                 for rows in res.partitions(self.batch):
@@ -202,6 +203,16 @@ class SqlSource:
                     con.execute(f'INSERT INTO "{target}" SELECT * FROM _batch'); con.unregister("_batch")
         finally: eng.dispose()
         return {k: "VARCHAR" for k in cols}, "rowid + 1"
+    def _copy(self, con, c, tbl, cols, keys, target):
+        "PostgreSQL: the table, every column cast to text, through COPY into a temporary CSV file, staged from there."
+        import sqlalchemy as sa
+        q = sa.select(*[sa.cast(tbl.c[k], sa.Text).label(k) for k in cols]).order_by(*keys)
+        sql = str(q.compile(dialect=c.dialect, compile_kwargs={"literal_binds": True}))
+        with tempfile.TemporaryDirectory() as tmp:
+            f = Path(tmp) / f"{tbl.name}.csv"
+            with c.connection.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)") as cp, open(f, "wb") as out:
+                for block in cp: out.write(block)
+            return _read_csv(con, f, f, cols, target)
     def __repr__(self): return f"database {redact_url(self.url)}"
 
 # %% ../nbs/02_sources.ipynb #f5b3867b
