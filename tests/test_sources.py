@@ -1,4 +1,4 @@
-"""The same dataset written as CSV, Parquet, XLSX, a DuckDB file and a PostgreSQL database loads to equal frames."""
+"""The same dataset written as CSV, Parquet, XLSX, a DuckDB file, a SQLite and a PostgreSQL database loads to equal frames."""
 import glob, os, shutil, socket, subprocess, sys, tempfile, warnings
 from pathlib import Path
 import pandas as pd
@@ -45,6 +45,12 @@ def test_mixed_folder(small_demo, reference, tmp_path):
 def test_duckdb_file(small_demo, reference, tmp_path):
     save_dataset(small_demo, tmp_path / "demo.duckdb")
     assert_same_tables(reference, quiet_load(tmp_path / "demo.duckdb"))
+
+def test_sqlite_url(small_demo, reference, tmp_path):
+    "A database other than PostgreSQL is streamed in batches (PostgreSQL is read through COPY)."
+    url = f"sqlite:///{tmp_path / 'demo.sqlite'}"
+    save_dataset(small_demo, url)
+    assert_same_tables(reference, quiet_load(url))
 
 def test_identifiers_keep_leading_zeros(reference):
     assert reference.drugs.drug_code.str.startswith("0").any()
