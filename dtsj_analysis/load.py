@@ -275,7 +275,7 @@ def ingest_into(con, source, full: bool = False, mirror: bool = False, label: st
     res = IngestResult(label or str(src))
     if not todo and not gone and old:
         if "id_alphabet" not in old: keep_id_alphabet(con)      # a store of an earlier version gains it on its next ingest
-        res.report = read_report(con); return res
+        res.report, res.version = read_report(con), old.get("version", "1"); return res
     src_id = con.execute("SELECT coalesce(max(src), 0) + 1 FROM _exports").fetchall()[0][0]
     extra = ValidationReport()
     for name in gone: _drop(con, name)

@@ -17,8 +17,8 @@ from .schema import TABLES, ValidationReport, sql_literal, ident, STAGED_ROW
 
 # %% auto #0
 __all__ = ['FORMATS', 'SourceError', 'duplicated', 'check_columns', 'csv_encoding', 'to_utf8', 'csv_columns', 'FolderSource',
-           'read_xlsx', 'columns_of', 'stage_frame', 'redact_url', 'SqlSource', 'FrameSource', 'quiet', 'attach',
-           'is_store_file', 'open_source']
+           'read_xlsx', 'columns_of', 'stage_frame', 'redact_url', 'SqlSource', 'scratch_dir', 'FrameSource', 'quiet',
+           'attach', 'is_store_file', 'open_source']
 
 # %% ../nbs/02_sources.ipynb #cb17d515
 class SourceError(ValueError):
@@ -204,16 +204,24 @@ class SqlSource:
         finally: eng.dispose()
         return {k: "VARCHAR" for k in cols}, "rowid + 1"
     def _copy(self, con, c, tbl, cols, keys, target):
-        "PostgreSQL: the table, every column cast to text, through COPY into a temporary CSV file, staged from there."
-        import sqlalchemy as sa
-        q = sa.select(*[sa.cast(tbl.c[k], sa.Text).label(k) for k in cols]).order_by(*keys)
-        sql = str(q.compile(dialect=c.dialect, compile_kwargs={"literal_binds": True}))
-        with tempfile.TemporaryDirectory() as tmp:
-            f = Path(tmp) / f"{tbl.name}.csv"
-            with c.connection.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)") as cp, open(f, "wb") as out:
-                for block in cp: out.write(block)
-            return _read_csv(con, f, f, cols, target)
+        """PostgreSQL: the table, every column cast to text (dates in ISO form), through COPY as UTF-8 CSV into a temporary file
+        beside the store, staged from there."""
+        sql = (f"SELECT {', '.join(f'CAST(t.{ident(k)} AS TEXT) AS {ident(k)}' for k in cols)} FROM {ident(tbl.name)} AS t"
+               + (f" ORDER BY {', '.join(f't.{ident(k.name)}' for k in keys)}" if keys else ""))
+        with tempfile.TemporaryDirectory(dir=scratch_dir(con)) as tmp:
+            f = Path(tmp) / "table.csv"
+            with c.connection.cursor() as cur:
+                cur.execute("SET LOCAL DateStyle = 'ISO, YMD'"); cur.execute("SET LOCAL IntervalStyle = 'iso_8601'")
+                with cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')") as cp, open(f, "wb") as out:
+                    for block in cp: out.write(block)
+            try: return _read_csv(con, f"{redact_url(self.url)} table {tbl.name}", f, cols, target)
+            except _NotUtf8: raise SourceError(f"{redact_url(self.url)} table {tbl.name}: the server sent text that is not UTF-8") from None
     def __repr__(self): return f"database {redact_url(self.url)}"
+
+def scratch_dir(con) -> str | None:
+    "A folder for temporary files beside the database file `con` writes (None, the system's, for a database in memory)."
+    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()[0][0]
+    return str(Path(path).resolve().parent) if path else None
 
 # %% ../nbs/02_sources.ipynb #f5b3867b
 class FrameSource:

@@ -62,6 +62,14 @@ def test_postgresql_url(small_demo, reference, postgres_url):
     save_dataset(small_demo, postgres_url)
     assert_same_tables(reference, quiet_load(postgres_url))
 
+def test_postgresql_odd_names_and_text(small_demo, postgres_url):
+    "Read through COPY: a column name with % and quotes, and text with commas, quotes and line breaks, come back as they were."
+    t = {k: v.copy() for k, v in small_demo.items()}
+    t["pharmacies"]['dose% "x"'] = 'a, "b"\nc %s'
+    save_dataset(t, postgres_url)
+    ds = quiet_load(postgres_url)
+    assert ds.pharmacies['dose% "x"'].eq('a, "b"\nc %s').all() and len(ds.pharmacies) == len(t["pharmacies"])
+
 def test_postgresql_cli_validate(small_demo, postgres_url):
     save_dataset(small_demo, postgres_url)
     r = subprocess.run([str(Path(sys.executable).parent / "dtsj"), "validate", "--data", postgres_url], capture_output=True, text=True)
