@@ -711,7 +711,7 @@ def left_out(ds: Dataset) -> pd.DataFrame:
     "Rows of optional tables that errors left out, per region and table."
     from dtsj_analysis.schema import region_sql, KEEPS_ROWS
     cols = ["region", "table", "n"]
-    if "_rejects" not in {r[0] for r in ds.con.execute("SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database()").fetchall()}:
+    if not _in_store(ds, "_rejects"):
         return pd.DataFrame(columns=cols)
     parts = []
     for name in [n for n, t in TABLES.items() if not t.required]:
