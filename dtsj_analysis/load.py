@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from .schema import (TABLES, REQUIRED_TABLES, EVERYWHERE, Issue, ValidationReport, DataError, key_sql, place_sql, KEEPS_ROWS,
                                   region_sql, dangling_sql, sql_literal, ident, is_number_type, is_whole_type, table_checks,
-                                  parsed_sql, check_counts_sql, stored_sql, check_flags, STORE_COLUMNS, internal_name)
+                                  parsed_sql, check_counts_sql, stored_sql, check_flags, STORE_COLUMNS, internal_columns)
 from .privacy import counted_id_lengths, counted_id_alphabet
 from .sources import (SourceError, FolderSource, SqlSource, FrameSource, open_source, is_store_file, redact_url,
                                    columns_of, attach, quiet)
@@ -91,7 +91,7 @@ def ingest_table(con, src, name: str, src_id: int, report: ValidationReport) -> 
     try:
         missing = [c.name for c in t.cols if c.required and c.name not in present]
         if missing: return {"problem": "required column(s) missing", "missing": missing}
-        for col in [n for n in present if n not in {c.name for c in t.cols} and internal_name(n)]:
+        for col in internal_columns(t, present):
             report.add(name, col, "column's name is one the store gives its own columns: column left out (rename it to keep it)", "warning")
         new = name not in store_tables(con)
         rows = ident(name) if new else "_incoming"
@@ -415,7 +415,7 @@ class Dataset:
     def __contains__(self, name): return name in self.tables
     def usable(self, name: str) -> bool:
         "Whether the dataset holds table `name` and may use it: not unusable, not an optional table left out whole (an earlier ingest's copy is not used)."
-        return name in self and name not in self.report.unusable() | self.report.left_out()
+        return name in self and name not in self.report.cannot_use()
     def sql(self, query: str, **params) -> pd.DataFrame | None:
         "The result of DuckDB `query` over the tables, `$name` bound from `params`; None for statements that return nothing."
         used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", query)}

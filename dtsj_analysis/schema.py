@@ -20,8 +20,8 @@ __all__ = ['KINDS', 'ATC5', 'positive', 'non_negative', 'known_region', 'atc_for
            'ZONE', 'TRUE', 'FALSE', 'TASHKENT', 'EDGE', 'SQL_TYPES', 'STORE_COLUMNS', 'STAGED_ROW', 'Col', 'opt',
            'sql_literal', 'ident', 'Check', 'greater_than', 'at_least', 'one_of', 'matches', 'Table', 'shown_value',
            'Issue', 'ValidationReport', 'DataError', 'is_text_type', 'is_number_type', 'is_whole_type', 'clean_sql',
-           'given_sql', 'zoned_sql', 'parse_sql', 'table_checks', 'internal_name', 'extra_columns', 'parsed_sql',
-           'check_flags', 'check_counts_sql', 'stored_sql', 'place_sql', 'key_sql', 'region_sql', 'isin',
+           'given_sql', 'zoned_sql', 'parse_sql', 'table_checks', 'internal_name', 'extra_columns', 'internal_columns',
+           'parsed_sql', 'check_flags', 'check_counts_sql', 'stored_sql', 'place_sql', 'key_sql', 'region_sql', 'isin',
            'dangling_sql']
 
 # %% ../nbs/01_schema.ipynb #e6353c5c
@@ -195,6 +195,9 @@ class ValidationReport:
     def left_out(self) -> set:
         "The optional tables left out whole (a required column missing, a file that cannot be read): what reads them has nothing to show."
         return {i.table for i in self.warnings if i.rule.endswith("(table left out)")}
+    def cannot_use(self) -> set:
+        "The tables nothing may read: unusable ones and optional ones left out whole (a copy an earlier ingest left in the store included)."
+        return self.unusable() | self.left_out()
     def stopped_by_rows(self) -> dict:
         "Each region stopped by errors in rows it holds (an unusable table aside), with those errors."
         return {r: errs for r in REGION_CODES if (errs := [i for i in self.errors if i.regions != EVERYWHERE and i.touches(r)])}
@@ -306,6 +309,11 @@ def extra_columns(t: Table, present) -> list:
     contract = {c.name for c in t.cols}
     return [n for n in present if n not in contract and not internal_name(n)]
 
+def internal_columns(t: Table, present) -> list:
+    "The columns of a staged table beyond the contract's that bear an `internal_name`: left out, with a warning."
+    contract = {c.name for c in t.cols}
+    return [n for n in present if n not in contract and internal_name(n)]
+
 def parsed_sql(t: Table, raw: str, present: dict, whole: set = frozenset(), row: str = "_row") -> str:
     """SQL of staged table `raw` with, for each contract column `c` present, `c__v` (parsed) and `c__g` (given), its extra columns as they
     came, and its row number (a rejected cell's raw value is read from `raw` itself).
@@ -315,8 +323,7 @@ def parsed_sql(t: Table, raw: str, present: dict, whole: set = frozenset(), row:
     mine = [c for c in t.cols if c.name in present]
     text = [c.name for c in mine if is_text_type(present[c.name])]
     zoned = [c.name for c in mine if c.name in text and c.kind in ("date", "timestamp")]
-    contract = {c.name for c in t.cols}
-    internal = [q(n) for n in present if n not in contract and internal_name(n)]
+    internal = [q(n) for n in internal_columns(t, present)]
     inner = (f"SELECT * {f'EXCLUDE ({chr(44).join(internal)})' if internal else ''}, {', '.join([f'{row} AS _row_'] + [f'{clean_sql(q(n))} AS {_t(n)}' for n in text] + [f'{zoned_sql(q(n), present[n])} AS {_zt(n)}' for n in zoned])} "
              f"FROM {raw}")
     cols = ["_row_ AS _row"]

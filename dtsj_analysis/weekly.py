@@ -211,12 +211,13 @@ def check_week(region: str | None, week_start) -> pd.Timestamp:
 # %% ../nbs/07_weekly.ipynb #20ff1f6e
 def cannot_use(ds: Dataset) -> set:
     "The contract tables `ds` cannot use: unusable ones and optional ones left out whole (`Dataset.usable`)."
-    return {n for n in ds.report.unusable() | ds.report.left_out() if n in TABLES}
+    return {n for n in ds.report.cannot_use() if n in TABLES}
 
 @contextlib.contextmanager
 def stand_ins(ds: Dataset):
     "While the block runs, an empty table of the contract's columns in place of each table `ds` cannot use (and of the store's copy of it)."
     lent = sorted(cannot_use(ds))
+    if not lent: yield lent; return                     # nothing to lend: the dataset's caches stay as they are
     cols = lambda n: ", ".join(["CAST(NULL AS BIGINT) AS _row", "CAST(NULL AS INTEGER) AS _src"]
                                + [f"CAST(NULL AS {SQL_TYPES[c.kind]}) AS {ident(c.name)}" for c in TABLES[n].cols])
     kept = dict(ds.cache)
