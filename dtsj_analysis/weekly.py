@@ -6,7 +6,7 @@ Docs: https://dtsj.github.io/dtsj_analysis/weekly.html.md"""
 
 # %% ../nbs/07_weekly.ipynb #d506cc3a
 from __future__ import annotations
-import contextlib, json, os, re
+import contextlib, functools, json, os, re
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -880,12 +880,14 @@ class WeeklyReport:
         return s.status.iloc[0] if s is not None and len(s) else "ok"
     @property
     def errors(self) -> str: return self.tables["status"].errors.iloc[0] if self.status == "stopped" else ""
+    @functools.cached_property
+    def _missing(self) -> tuple: return missing_parts(self.meta)     # read once per page: the sections ask for it per detector and group
     @property
-    def unusable(self) -> list: return missing_parts(self.meta)[0]
+    def unusable(self) -> list: return self._missing[0]
     @property
-    def not_run(self) -> dict: return missing_parts(self.meta)[1]
+    def not_run(self) -> dict: return self._missing[1]
     @property
-    def not_computed(self) -> dict: return missing_parts(self.meta)[2]
+    def not_computed(self) -> dict: return self._missing[2]
     @property
     def region_name(self) -> str: return region_name(self.region, self.lang)
     @property
