@@ -25,14 +25,14 @@ from .privacy import redact_tables
 # %% auto #0
 __all__ = ['TEXT', 'MODEL', 'AGE_BUCKETS', 'WORK_HOURS', 'REGION_WIDE', 'FAR_ABOVE', 'HISTORY_WEEKS', 'IDENTITY', 't',
            'check_week', 'cannot_use', 'stand_ins', 'missing_parts', 'model_table', 'WeekInputs', 'regions_frame',
-           'volumes', 'rule_ids', 'not_run', 'runnable', 'week_findings', 'prescription_ids', 'entity_names',
-           'medicine_label', 'display_name', 'findings', 'summary', 'week_reimbursed', 'categories', 'unfilled',
-           'by_district', 'payments', 'balances', 'outlets', 'reserve', 'hourly', 'gaps', 'load', 'contracts',
-           'not_ready', 'defectura', 'activities', 'appeals', 'identities', 'earlier_findings', 'verdicts_known',
-           'identity_verdicts', 'weeks_running', 'history', 'dismissed_earlier', 'with_history', 'status_of',
-           'left_out', 'WeekModel', 'model_tables', 'week_model', 'kept_weeks', 'history_key', 'previous_findings',
-           'save_findings', 'save_table', 'save_week', 'backfill', 'load_week', 'channel_name', 'WeeklyReport',
-           'region_report', 'weekly_report']
+           'volumes', 'rule_ids', 'not_run', 'runnable', 'week_findings', 'prescription_ids', 'dispensing_names',
+           'entity_names', 'medicine_label', 'display_name', 'findings', 'summary', 'week_reimbursed', 'categories',
+           'unfilled', 'by_district', 'payments', 'balances', 'outlets', 'reserve', 'hourly', 'gaps', 'load',
+           'contracts', 'not_ready', 'defectura', 'activities', 'appeals', 'identities', 'earlier_findings',
+           'verdicts_known', 'identity_verdicts', 'weeks_running', 'history', 'dismissed_earlier', 'with_history',
+           'status_of', 'left_out', 'WeekModel', 'model_tables', 'week_model', 'kept_weeks', 'history_key',
+           'previous_findings', 'save_findings', 'save_table', 'save_week', 'backfill', 'load_week', 'channel_name',
+           'WeeklyReport', 'region_report', 'weekly_report']
 
 # %% ../nbs/07_weekly.ipynb #2194ffd1
 TEXT = {
@@ -317,18 +317,13 @@ def week_findings(ds: Dataset, period: Period, outliers: bool = True) -> pd.Data
     A detector that reads a table the dataset cannot use is not run (`not_run`); the names of places are then read without that table."""
     f = run_detectors(ds, period.start, period.end, detectors=runnable(ds, None if outliers else rule_ids()), lang=None)
     keep = FINDINGS_COLUMNS + ["details"] + (["prescriptions"] if "prescriptions" in f else [])
-    with stand_ins(ds): names = entity_names(ds, f).drop_duplicates(["entity_type", "entity_id"])
+    with stand_ins(ds): names = entity_names(ds, f, period).drop_duplicates(["entity_type", "entity_id"])
     return f[keep].merge(names, how="left", on=["entity_type", "entity_id"])
 
 _NAMES_SQL = """
 SELECT 'prescription' AS entity_type, rx.prescription_id AS entity_id, f.name AS facility, NULL AS pharmacy, NULL AS label
 FROM prescriptions rx LEFT JOIN facilities f ON f.facility_id = rx.facility_id
 WHERE rx.prescription_id IN (SELECT unnest(CAST($rx AS VARCHAR[])))
-UNION ALL
-SELECT 'dispensing', d.dispensing_id, f.name, ph.name, NULL
-FROM dispensings d LEFT JOIN pharmacies ph ON ph.pharmacy_id = d.pharmacy_id
-LEFT JOIN prescriptions rx ON rx.prescription_id = d.prescription_id LEFT JOIN facilities f ON f.facility_id = rx.facility_id
-WHERE d.dispensing_id IN (SELECT unnest(CAST($dispensing AS VARCHAR[])))
 UNION ALL
 SELECT 'pharmacy', pharmacy_id, NULL, name, NULL FROM pharmacies WHERE pharmacy_id IN (SELECT unnest(CAST($pharmacy AS VARCHAR[])))
 UNION ALL
@@ -349,14 +344,31 @@ def prescription_ids(value) -> list[str]:
     items = value if isinstance(value, (list, tuple)) or hasattr(value, "tolist") else str(value).split(",")
     return [str(i).strip() for i in items if str(i).strip()]
 
-def entity_names(ds, findings: pd.DataFrame) -> pd.DataFrame:
-    "Facility, pharmacy and label of each entity of `findings`, looked up with `ds.sql`."
+_DISPENSING_NAMES = """
+SELECT 'dispensing' AS entity_type, d.dispensing_id AS entity_id, f.name AS facility, ph.name AS pharmacy, NULL AS label
+FROM {dispensings} LEFT JOIN pharmacies ph ON ph.pharmacy_id = d.pharmacy_id LEFT JOIN facilities f ON f.facility_id = {facility}
+WHERE d.dispensing_id IN (SELECT unnest(CAST($ids AS VARCHAR[])))"""
+
+def dispensing_names(ds, ids: list, period: Period | None = None) -> pd.DataFrame:
+    """Facility (of the prescription) and pharmacy of the dispensings `ids`: those dated in `period` from its dispensing facts
+    (`facts_table`, which the detectors made), any others from the whole store."""
+    whole = lambda ids: ds.sql(_DISPENSING_NAMES.format(dispensings="dispensings d LEFT JOIN prescriptions rx ON rx.prescription_id = d.prescription_id",
+                                                        facility="rx.facility_id"), ids=ids)
+    if period is None or not ids: return whole(ids)
+    found = ds.sql(_DISPENSING_NAMES.format(dispensings=f"{facts_table(ds, period)} d", facility="d.rx_facility_id"), ids=ids)
+    rest = sorted(set(ids) - set(found.entity_id))
+    return pd.concat([found, whole(rest)], ignore_index=True) if rest else found
+
+def entity_names(ds, findings: pd.DataFrame, period: Period | None = None) -> pd.DataFrame:
+    """Facility, pharmacy and label of each entity of `findings`, looked up with `ds.sql`; with the findings' `period`, its
+    dispensings are read from the period's dispensing facts instead of the whole store (`dispensing_names`)."""
     ids = lambda et: sorted(set(findings.entity_id[findings.entity_type == et].astype(str)))
     pat = findings[findings.entity_type == "patient"]
     rxs = {eid: prescription_ids(v) for eid, v in zip(pat.entity_id, pat.get("prescriptions", pd.Series([None] * len(pat))))}
     wanted = {et: ids(et) for et in ("dispensing", "pharmacy", "prescriber", "facility", "medicine_district")}
     wanted["rx"] = sorted(set(ids("prescription")) | {r for v in rxs.values() for r in v})
-    names = ds.sql(_NAMES_SQL, **wanted)
+    names = pd.concat([ds.sql(_NAMES_SQL, **{k: v for k, v in wanted.items() if k != "dispensing"}),
+                       dispensing_names(ds, wanted["dispensing"], period)], ignore_index=True)
     fac = names[names.entity_type == "prescription"].set_index("entity_id").facility
     patients = pd.DataFrame([{"entity_type": "patient", "entity_id": eid, "facility": "; ".join(sorted({fac[r] for r in v if r in fac.index and isinstance(fac[r], str)})) or None,
                               "pharmacy": None, "label": None} for eid, v in rxs.items()], columns=names.columns)
