@@ -6,7 +6,7 @@ Docs: https://dtsj.github.io/dtsj_analysis/batch.html.md"""
 
 # %% ../nbs/08a_batch.ipynb #c672529c
 from __future__ import annotations
-import json, os, shutil, signal, subprocess, sys, tempfile, time
+import contextlib, json, os, shutil, signal, subprocess, sys, tempfile, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import pandas as pd
@@ -15,8 +15,8 @@ from .load import as_store
 from .weekly import check_week
 
 # %% auto #0
-__all__ = ['STAGES', 'failure', 'run_one', 'main', 'descendants', 'stop_tree', 'Interrupted', 'clean_stale', 'Batch',
-           'BatchResult', 'make_reports']
+__all__ = ['STAGES', 'RESULT', 'failure', 'run_one', 'main', 'descendants', 'stop_tree', 'Interrupted', 'clean_stale', 'Worker',
+           'Batch', 'BatchResult', 'make_reports']
 
 # %% ../nbs/08a_batch.ipynb #3e9d6590
 STAGES = {"kernel": "running the report notebook", "html": "making the HTML page", "pdf": "printing the PDF", "privacy": "the privacy check",
@@ -53,10 +53,13 @@ def run_one(store: str, region: str, week: str, lang: str, out: str, history_wee
                  else "pdf" if "print-to-pdf" in str(e) or isinstance(e, subprocess.TimeoutExpired) else "html")
         return {"region": region, "ok": False, "seconds": time.perf_counter() - t0, "html": "", "stage": stage, "error": failure(e), "status": "failed"}
 
+RESULT = "DTSJ-RESULT "
+
 def main(argv=None):
-    "Worker entry point: render the region described by the JSON argument; print the result as JSON."
-    a = json.loads((argv or sys.argv[1:])[0])
-    print("DTSJ-RESULT " + json.dumps(run_one(**a)), flush=True)
+    """Worker entry point: render the region described by each JSON argument, or else by each line of JSON on standard input
+    until it ends; print each result as a line of JSON, as soon as it is known."""
+    for task in (argv or sys.argv[1:]) or sys.stdin:
+        if task.strip(): print(RESULT + json.dumps(run_one(**json.loads(task))), flush=True)
 
 # %% ../nbs/08a_batch.ipynb #c33bc4b2
 if __name__ == "__main__": main()
@@ -98,8 +101,30 @@ def clean_stale(out):
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
 
 @dataclass
+class Worker:
+    "A worker process, the file it writes its output to, and the region it renders (None while it waits for one)."
+    process: subprocess.Popen
+    log: Path
+    region: str | None = None
+    since: int = 0                                    # where the region's output starts in the log
+    def give(self, task: dict):
+        "Send the worker `task` (the arguments of `run_one`)."
+        self.region, self.since = task["region"], self.log.stat().st_size
+        self.process.stdin.write(json.dumps(task) + "\n"); self.process.stdin.flush()
+    def result(self) -> dict | None:
+        "The result of the region it renders once printed; a failure if the worker ended without printing it; else None."
+        ended = self.process.poll() is not None
+        lines = self.log.read_bytes()[self.since:].decode("utf-8", "replace").split("\n")
+        res = next((json.loads(l[len(RESULT):]) for l in (lines if ended else lines[:-1]) if l.startswith(RESULT)), None)   # whole lines only
+        if res is None and ended:
+            tail = [l for l in lines if l.strip()][-1:] or [f"exit code {self.process.returncode}"]
+            res = {"region": self.region, "ok": False, "seconds": 0.0, "html": "", "stage": "kernel", "status": "failed",
+                   "error": f"the worker ended without a result ({tail[0][:300]})"}
+        return res
+
+@dataclass
 class Batch:
-    "Regions rendered by worker processes, `jobs` at a time."
+    "Regions rendered by worker processes, `jobs` at a time, each worker rendering one region after another."
     store: str
     week: str
     lang: str
@@ -107,46 +132,63 @@ class Batch:
     history_weeks: int = 8
     pdf: bool = True
     jobs: int = 2
-    running: dict = field(default_factory=dict)      # pid -> (region, process, log path)
+    workers: dict = field(default_factory=dict)      # pid -> Worker
     results: list = field(default_factory=list)
     coming: list = field(default_factory=list)       # the regions still rendering when the national page started
+    command: list = field(default_factory=lambda: [sys.executable, "-m", "dtsj_analysis.batch"])
+    started: int = 0                                 # workers started
+    @property
+    def busy(self) -> list: return [w for w in self.workers.values() if w.region is not None]
+    def task(self, region: str, coming=()) -> dict:
+        return dict(store=self.store, region=region, week=self.week, lang=self.lang, out=self.out, history_weeks=self.history_weeks,
+                    pdf=self.pdf, **({"coming": list(coming)} if coming else {}))
+    def worker(self, logs: Path) -> Worker:
+        "A worker waiting for a region; a new one if none waits."
+        if idle := next((w for w in self.workers.values() if w.region is None and w.process.poll() is None), None): return idle
+        log = logs / f"worker-{self.started}.log"; self.started += 1
+        p = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=open(log, "wb"), stderr=subprocess.STDOUT, text=True,
+                             encoding="utf-8", start_new_session=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        self.workers[p.pid] = w = Worker(p, log)
+        return w
     def start(self, region: str, logs: Path, coming=()):
-        args = json.dumps(dict(store=self.store, region=region, week=self.week, lang=self.lang, out=self.out,
-                               history_weeks=self.history_weeks, pdf=self.pdf, **({"coming": list(coming)} if coming else {})))
-        log = logs / f"{region}.log"
-        p = subprocess.Popen([sys.executable, "-m", "dtsj_analysis.batch", args], stdout=open(log, "w"), stderr=subprocess.STDOUT,
-                             start_new_session=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-        self.running[p.pid] = (region, p, log)
+        "Give `region` to a waiting worker (a new one if none waits, or if the one given it has just ended)."
+        for _ in range(2):
+            w = self.worker(logs)
+            try: w.give(self.task(region, coming)); return
+            except OSError: w.region = None; self.retire(w)          # it ended while it waited: its pipe is closed
+        raise RuntimeError(f"no worker could be started for {region}: see {logs}")
+    def retire(self, w: Worker):
+        "Forget worker `w` (ended), its temporary folder and anything it left running."
+        stop_tree([w.process.pid]); w.process.wait()
+        with contextlib.suppress(OSError): w.process.stdin.close()
+        shutil.rmtree(Path(self.out) / f".run-{w.process.pid}", ignore_errors=True)
+        self.workers.pop(w.process.pid, None)
     def collect(self) -> list:
-        "Results of the workers that finished since the last call."
+        "Results of the regions finished since the last call; a worker that ended is retired."
         done = []
-        for pid, (region, p, log) in list(self.running.items()):
-            if p.poll() is None: continue
-            del self.running[pid]
-            res = next((json.loads(l[len("DTSJ-RESULT "):]) for l in log.read_text(errors="replace").splitlines() if l.startswith("DTSJ-RESULT ")), None)
-            if res is None:
-                tail = [l for l in log.read_text(errors="replace").splitlines() if l.strip()][-1:] or [f"exit code {p.returncode}"]
-                res = {"region": region, "ok": False, "seconds": 0.0, "html": "", "stage": "kernel", "status": "failed",
-                       "error": f"the worker ended without a result ({tail[0][:300]})"}
-            done.append(res); self.results.append(res)
+        for w in list(self.workers.values()):
+            res = w.result() if w.region is not None else None
+            if res is not None: w.region = None; done.append(res); self.results.append(res)
+            if w.region is None and w.process.poll() is not None: self.retire(w)
         return done
     def stop(self):
-        "End every running worker and what it started; remove their temporary folders."
-        stop_tree(list(self.running))
-        for pid, (region, p, log) in self.running.items():
-            p.wait(); shutil.rmtree(Path(self.out) / f".run-{pid}", ignore_errors=True)
-        self.running.clear(); clean_stale(self.out)     # and the files they were writing (a workbook under its temporary name)
+        "End every worker and what it started; remove their temporary folders."
+        for w in self.workers.values():
+            with contextlib.suppress(OSError): w.process.stdin.close()      # a waiting worker ends at the end of its input
+        stop_tree(list(self.workers))
+        for w in list(self.workers.values()): self.retire(w)
+        clean_stale(self.out)     # and the files they were writing (a workbook under its temporary name)
     def run(self, regions: list, progress: bool = True, national: bool = False) -> list:
         "Render `regions`; with `national`, the national page too, started when a worker is free and no region waits for one."
         from tqdm.auto import tqdm
-        todo, free = list(regions), lambda: len(self.running) < max(1, self.jobs)
+        todo, free = list(regions), lambda: len(self.busy) < max(1, self.jobs)
         with tempfile.TemporaryDirectory(prefix="dtsj-batch-") as logs, \
              tqdm(total=len(todo), disable=not progress, desc=f"reports {self.week}", file=sys.stderr) as bar:
             try:
-                while todo or self.running or national:
+                while todo or self.busy or national:
                     while todo and free(): self.start(todo.pop(0), Path(logs))
                     if national and not todo and free():
-                        self.coming = [r for r, _, _ in self.running.values()]
+                        self.coming = [w.region for w in self.busy]
                         self.start("national", Path(logs), self.coming); national = False
                     for res in self.collect():
                         if res["region"] != "national": bar.update(); bar.set_postfix_str(res["region"] + (" ok" if res["ok"] else " FAILED"))
