@@ -15,8 +15,8 @@ from .load import as_store
 from .weekly import check_week
 
 # %% auto #0
-__all__ = ['STAGES', 'RESULT', 'failure', 'run_one', 'main', 'descendants', 'stop_tree', 'Interrupted', 'clean_stale', 'Worker',
-           'Batch', 'BatchResult', 'make_reports']
+__all__ = ['STAGES', 'RESULT', 'START', 'failure', 'run_one', 'result_of', 'main', 'descendants', 'stop_tree', 'Interrupted',
+           'clean_stale', 'Worker', 'Batch', 'BatchResult', 'make_reports']
 
 # %% ../nbs/08a_batch.ipynb #3e9d6590
 STAGES = {"kernel": "running the report notebook", "html": "making the HTML page", "pdf": "printing the PDF", "privacy": "the privacy check",
@@ -53,13 +53,27 @@ def run_one(store: str, region: str, week: str, lang: str, out: str, history_wee
                  else "pdf" if "print-to-pdf" in str(e) or isinstance(e, subprocess.TimeoutExpired) else "html")
         return {"region": region, "ok": False, "seconds": time.perf_counter() - t0, "html": "", "stage": stage, "error": failure(e), "status": "failed"}
 
-RESULT = "DTSJ-RESULT "
+RESULT, START = "DTSJ-RESULT ", "DTSJ-START "
+
+def result_of(line: str, whole: bool = True) -> dict | None:
+    """The result a worker's output `line` carries, if it is a result line; one that cannot be read is a failure if the line is
+    `whole`, None if not (cut short: the worker died while writing it)."""
+    if not line.startswith(RESULT): return None
+    try: return json.loads(line[len(RESULT):])
+    except ValueError:
+        return {"ok": False, "seconds": 0.0, "html": "", "stage": "kernel", "status": "failed", "error": "the worker's result could not be read"} if whole else None
 
 def main(argv=None):
     """Worker entry point: render the region described by each JSON argument, or else by each line of JSON on standard input
     until it ends; print each result as a line of JSON, as soon as it is known."""
-    for task in (argv or sys.argv[1:]) or sys.stdin:
-        if task.strip(): print(RESULT + json.dumps(run_one(**json.loads(task))), flush=True)
+    tasks = argv or sys.argv[1:]
+    if not tasks:                                           # the batch's pipe: kept on a descriptor of our own, which no child inherits
+        tasks = os.fdopen(os.dup(0), encoding="utf-8"); os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    for task in tasks:
+        if not task.strip(): continue
+        a = json.loads(task)
+        print(START + a["region"], flush=True)
+        print(RESULT + json.dumps(run_one(**a)), flush=True)
 
 # %% ../nbs/08a_batch.ipynb #c33bc4b2
 if __name__ == "__main__": main()
@@ -71,10 +85,11 @@ def descendants(pid: int) -> list:
     try: return psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess: return []
 
-def stop_tree(pids, grace: float = 3.0):
-    "End processes `pids` and everything they started: SIGTERM, `grace` seconds, then SIGKILL."
+def stop_tree(pids, grace: float = 3.0, also=()):
+    """End processes `pids` and everything they started, and the processes `also` (psutil's, such as what a worker that died
+    had started: its orphans) that still run: SIGTERM, `grace` seconds, then SIGKILL."""
     import psutil
-    procs = []
+    procs = [p for p in also if p.is_running()]          # psutil tells a process from a later one given the same id
     for pid in pids:
         try: procs.append(psutil.Process(pid))
         except psutil.NoSuchProcess: continue
@@ -106,21 +121,29 @@ class Worker:
     process: subprocess.Popen
     log: Path
     region: str | None = None
+    task: dict | None = None                          # the arguments of `run_one` for that region
     since: int = 0                                    # where the region's output starts in the log
+    kids: list = field(default_factory=list)          # what it had started when last looked at (`Batch.collect`)
+    looked: float = 0.0
     def give(self, task: dict):
-        "Send the worker `task` (the arguments of `run_one`)."
-        self.region, self.since = task["region"], self.log.stat().st_size
-        self.process.stdin.write(json.dumps(task) + "\n"); self.process.stdin.flush()
+        "Send the worker `task`; a worker whose pipe is closed has ended, and its `result` says to give the task to another."
+        self.region, self.task, self.since = task["region"], task, self.log.stat().st_size
+        with contextlib.suppress(OSError): self.process.stdin.write(json.dumps(task) + "\n"); self.process.stdin.flush()
+    def output(self, since: int | None = None) -> list:
+        "The lines it printed since it was given its region (or since byte `since`)."
+        with open(self.log, "rb") as f: f.seek(self.since if since is None else since); return f.read().decode("utf-8", "replace").split("\n")
     def result(self) -> dict | None:
-        "The result of the region it renders once printed; a failure if the worker ended without printing it; else None."
+        """The result of the region it renders once printed; a failure if the worker ended without printing it (marked
+        `again` if it ended before it began the region: another worker may render it); else None."""
         ended = self.process.poll() is not None
-        lines = self.log.read_bytes()[self.since:].decode("utf-8", "replace").split("\n")
-        res = next((json.loads(l[len(RESULT):]) for l in (lines if ended else lines[:-1]) if l.startswith(RESULT)), None)   # whole lines only
+        lines = self.output()
+        res = next((r for i, l in enumerate(lines) if (r := result_of(l, whole=ended or i < len(lines) - 1))), None)
         if res is None and ended:
-            tail = [l for l in lines if l.strip()][-1:] or [f"exit code {self.process.returncode}"]
-            res = {"region": self.region, "ok": False, "seconds": 0.0, "html": "", "stage": "kernel", "status": "failed",
-                   "error": f"the worker ended without a result ({tail[0][:300]})"}
-        return res
+            said = lambda lines: [l for l in lines if l.strip() and not l.startswith((START, RESULT))][-1:]
+            tail = said(lines) or said(self.output(0)) or [f"exit code {self.process.returncode}"]    # its last words, even before the region
+            res = {"ok": False, "seconds": 0.0, "html": "", "stage": "kernel", "status": "failed",
+                   "error": f"the worker ended without a result ({tail[0][:300]})", "again": not any(l.startswith(START) for l in lines)}
+        return None if res is None else {**res, "region": self.region}
 
 @dataclass
 class Batch:
@@ -137,6 +160,8 @@ class Batch:
     coming: list = field(default_factory=list)       # the regions still rendering when the national page started
     command: list = field(default_factory=lambda: [sys.executable, "-m", "dtsj_analysis.batch"])
     started: int = 0                                 # workers started
+    again: list = field(default_factory=list)        # tasks of workers that ended before they began them, for another worker
+    retried: set = field(default_factory=set)        # the regions given to a second worker (never to a third)
     @property
     def busy(self) -> list: return [w for w in self.workers.values() if w.region is not None]
     def task(self, region: str, coming=()) -> dict:
@@ -146,38 +171,42 @@ class Batch:
         "A worker waiting for a region; a new one if none waits."
         if idle := next((w for w in self.workers.values() if w.region is None and w.process.poll() is None), None): return idle
         log = logs / f"worker-{self.started}.log"; self.started += 1
-        p = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=open(log, "wb"), stderr=subprocess.STDOUT, text=True,
-                             encoding="utf-8", start_new_session=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        with open(log, "wb") as out:
+            p = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+                                 start_new_session=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
         self.workers[p.pid] = w = Worker(p, log)
         return w
-    def start(self, region: str, logs: Path, coming=()):
-        "Give `region` to a waiting worker (a new one if none waits, or if the one given it has just ended)."
-        for _ in range(2):
-            w = self.worker(logs)
-            try: w.give(self.task(region, coming)); return
-            except OSError: w.region = None; self.retire(w)          # it ended while it waited: its pipe is closed
-        raise RuntimeError(f"no worker could be started for {region}: see {logs}")
+    def start(self, task: dict, logs: Path): self.worker(logs).give(task)
     def retire(self, w: Worker):
-        "Forget worker `w` (ended), its temporary folder and anything it left running."
-        stop_tree([w.process.pid]); w.process.wait()
+        "Forget worker `w`: end it if it still runs, and what it had started when last looked at; remove its temporary folder."
+        stop_tree([w.process.pid] if w.process.poll() is None else [], also=w.kids)
+        w.process.wait()
         with contextlib.suppress(OSError): w.process.stdin.close()
         shutil.rmtree(Path(self.out) / f".run-{w.process.pid}", ignore_errors=True)
         self.workers.pop(w.process.pid, None)
     def collect(self) -> list:
-        "Results of the regions finished since the last call; a worker that ended is retired."
+        """Results of the regions finished since the last call. A worker that ended is retired; a region it had not begun
+        goes to another worker, once (`again`)."""
         done = []
         for w in list(self.workers.values()):
+            if w.region is not None and time.monotonic() - w.looked > 1: w.kids, w.looked = descendants(w.process.pid), time.monotonic()
             res = w.result() if w.region is not None else None
-            if res is not None: w.region = None; done.append(res); self.results.append(res)
+            if res is not None:
+                if res.pop("again", False) and w.region not in self.retried: self.retried.add(w.region); self.again.append(w.task)
+                else: done.append(res); self.results.append(res)
+                w.region = w.task = None
             if w.region is None and w.process.poll() is not None: self.retire(w)
         return done
     def stop(self):
-        "End every worker and what it started; remove their temporary folders."
-        for w in self.workers.values():
-            with contextlib.suppress(OSError): w.process.stdin.close()      # a waiting worker ends at the end of its input
-        stop_tree(list(self.workers))
-        for w in list(self.workers.values()): self.retire(w)
-        clean_stale(self.out)     # and the files they were writing (a workbook under its temporary name)
+        "End every worker and what it started; remove their temporary folders. A second Ctrl-C or SIGTERM waits until this is done."
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            for w in self.workers.values():
+                with contextlib.suppress(OSError): w.process.stdin.close()      # a waiting worker ends at the end of its input
+            stop_tree(list(self.workers))
+            for w in list(self.workers.values()): self.retire(w)
+            clean_stale(self.out)     # and the files they were writing (a workbook under its temporary name)
+        finally: signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     def run(self, regions: list, progress: bool = True, national: bool = False) -> list:
         "Render `regions`; with `national`, the national page too, started when a worker is free and no region waits for one."
         from tqdm.auto import tqdm
@@ -185,11 +214,11 @@ class Batch:
         with tempfile.TemporaryDirectory(prefix="dtsj-batch-") as logs, \
              tqdm(total=len(todo), disable=not progress, desc=f"reports {self.week}", file=sys.stderr) as bar:
             try:
-                while todo or self.busy or national:
-                    while todo and free(): self.start(todo.pop(0), Path(logs))
-                    if national and not todo and free():
+                while todo or self.again or self.busy or national:
+                    while (self.again or todo) and free(): self.start(self.again.pop(0) if self.again else self.task(todo.pop(0)), Path(logs))
+                    if national and not todo and not self.again and free():
                         self.coming = [w.region for w in self.busy]
-                        self.start("national", Path(logs), self.coming); national = False
+                        self.start(self.task("national", self.coming), Path(logs)); national = False
                     for res in self.collect():
                         if res["region"] != "national": bar.update(); bar.set_postfix_str(res["region"] + (" ok" if res["ok"] else " FAILED"))
                     time.sleep(0.1)

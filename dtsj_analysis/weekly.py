@@ -345,7 +345,7 @@ def prescription_ids(value) -> list[str]:
     return [str(i).strip() for i in items if str(i).strip()]
 
 _DISPENSING_NAMES = """
-SELECT 'dispensing' AS entity_type, d.dispensing_id AS entity_id, f.name AS facility, ph.name AS pharmacy, NULL AS label
+SELECT 'dispensing' AS entity_type, d.dispensing_id AS entity_id, f.name AS facility, ph.name AS pharmacy, CAST(NULL AS VARCHAR) AS label
 FROM {dispensings} LEFT JOIN pharmacies ph ON ph.pharmacy_id = d.pharmacy_id LEFT JOIN facilities f ON f.facility_id = {facility}
 WHERE d.dispensing_id IN (SELECT unnest(CAST($ids AS VARCHAR[])))"""
 
