@@ -120,14 +120,15 @@ class Worker:
     "A worker process, the file it writes its output to, and the region it renders (None while it waits for one)."
     process: subprocess.Popen
     log: Path
-    region: str | None = None
-    task: dict | None = None                          # the arguments of `run_one` for that region
+    task: dict | None = None                          # the arguments of `run_one` for the region it renders
     since: int = 0                                    # where the region's output starts in the log
     kids: list = field(default_factory=list)          # what it had started when last looked at (`Batch.collect`)
     looked: float = 0.0
+    @property
+    def region(self) -> str | None: return self.task["region"] if self.task else None
     def give(self, task: dict):
         "Send the worker `task`; a worker whose pipe is closed has ended, and its `result` says to give the task to another."
-        self.region, self.task, self.since = task["region"], task, self.log.stat().st_size
+        self.task, self.since = task, self.log.stat().st_size
         with contextlib.suppress(OSError): self.process.stdin.write(json.dumps(task) + "\n"); self.process.stdin.flush()
     def output(self, since: int | None = None) -> list:
         "The lines it printed since it was given its region (or since byte `since`)."
@@ -140,7 +141,7 @@ class Worker:
         res = next((r for i, l in enumerate(lines) if (r := result_of(l, whole=ended or i < len(lines) - 1))), None)
         if res is None and ended:
             said = lambda lines: [l for l in lines if l.strip() and not l.startswith((START, RESULT))][-1:]
-            tail = said(lines) or said(self.output(0)) or [f"exit code {self.process.returncode}"]    # its last words, even before the region
+            tail = said(self.output(0)) or [f"exit code {self.process.returncode}"]    # its last words, even before the region
             res = {"ok": False, "seconds": 0.0, "html": "", "stage": "kernel", "status": "failed",
                    "error": f"the worker ended without a result ({tail[0][:300]})", "again": not any(l.startswith(START) for l in lines)}
         return None if res is None else {**res, "region": self.region}
@@ -194,15 +195,13 @@ class Batch:
             if res is not None:
                 if res.pop("again", False) and w.region not in self.retried: self.retried.add(w.region); self.again.append(w.task)
                 else: done.append(res); self.results.append(res)
-                w.region = w.task = None
+                w.task = None
             if w.region is None and w.process.poll() is not None: self.retire(w)
         return done
     def stop(self):
         "End every worker and what it started; remove their temporary folders. A second Ctrl-C or SIGTERM waits until this is done."
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
-            for w in self.workers.values():
-                with contextlib.suppress(OSError): w.process.stdin.close()      # a waiting worker ends at the end of its input
             stop_tree(list(self.workers))
             for w in list(self.workers.values()): self.retire(w)
             clean_stale(self.out)     # and the files they were writing (a workbook under its temporary name)

@@ -16,7 +16,7 @@ from .schema import (TABLES, REQUIRED_TABLES, EVERYWHERE, Issue, ValidationRepor
                                   region_sql, dangling_sql, sql_literal, ident, is_number_type, is_whole_type, table_checks,
                                   parsed_sql, check_counts_sql, stored_sql, check_flags, STORE_COLUMNS, internal_columns)
 from .privacy import counted_id_lengths, counted_id_alphabet
-from .sources import (SourceError, FolderSource, SqlSource, FrameSource, open_source, is_store_file, redact_url,
+from .sources import (SourceError, FolderSource, SqlSource, FrameSource, open_source, is_store_file, redact_url, copies,
                                    columns_of, attach, quiet)
 
 # %% auto #0
@@ -484,7 +484,7 @@ def save_dataset(ds: Dataset | dict, dest, fmt: str = "parquet"):
     if "://" in d:
         import sqlalchemy as sa
         eng = sa.create_engine(d)
-        method = copy_rows if eng.dialect.name == "postgresql" and eng.dialect.driver == "psycopg" else None
+        method = copy_rows if copies(eng.dialect) else None
         with eng.begin() as con:
             for n, df in tables.items(): df.to_sql(n, con, if_exists="replace", index=False, method=method)
         eng.dispose(); return

@@ -164,8 +164,8 @@ def national_monitoring(m: WeekModel, ok: list) -> pd.DataFrame:
     f[unknown_monitoring(m)] = np.nan
     return f
 
-def short_groups(m: WeekModel) -> set:
-    "The rated report groups of which a check was not run: their own figures would be short of its findings."
+def short_groups(m) -> set:
+    "The rated report groups of which a check was not run (`m`: a week model or a national page, by its `meta`): their own figures would be short of its findings."
     return {DETECTORS[d].group for d in missing_parts(m.meta)[1] if d in DETECTORS}
 
 def ranked(per_10k: pd.Series, ok: list) -> pd.Series:
@@ -325,7 +325,7 @@ def render_national_chart(n: NationalSummary) -> str:
     shown = reg[reg["rank"].notna()].iloc[::-1]                                   # highest at the top
     if shown.empty: return ""
     known = n["groups"].set_index(["region", "group"]).per_10k
-    groups = [k for k in rated_groups() if any(pd.notna(known.get((r, k))) for r in shown.region)]     # a group with a check not run: no bar
+    groups = [k for k in rated_groups() if k not in short_groups(n)]              # a group with a check not run: no bar
     g, names = known.fillna(0.0), [region_name(r, L) for r in shown.region]
     fig, ax = plt.subplots(1, 2, figsize=(10, 0.3 * len(shown) + 1.6), sharey=True, gridspec_kw={"width_ratios": [3, 2]})
     left = np.zeros(len(shown))

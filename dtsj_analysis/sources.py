@@ -16,9 +16,9 @@ import pyarrow as pa
 from .schema import TABLES, ValidationReport, sql_literal, ident, STAGED_ROW
 
 # %% auto #0
-__all__ = ['FORMATS', 'SourceError', 'duplicated', 'check_columns', 'csv_encoding', 'to_utf8', 'csv_columns', 'FolderSource',
-           'read_xlsx', 'columns_of', 'stage_frame', 'redact_url', 'SqlSource', 'scratch_dir', 'FrameSource', 'quiet',
-           'attach', 'is_store_file', 'open_source']
+__all__ = ['FORMATS', 'SourceError', 'duplicated', 'check_columns', 'csv_encoding', 'to_utf8', 'csv_columns', 'scratch_dir',
+           'FolderSource', 'read_xlsx', 'columns_of', 'stage_frame', 'redact_url', 'SqlSource', 'copies', 'FrameSource',
+           'quiet', 'attach', 'is_store_file', 'open_source']
 
 # %% ../nbs/02_sources.ipynb #cb17d515
 class SourceError(ValueError):
@@ -93,6 +93,11 @@ def _read_csv(con, p: Path, src: Path, cols: list, target: str) -> tuple[dict, s
         raise _csv_error(e, str(p)) from None
     return {c: "VARCHAR" for c in cols}, "rowid + 1"
 
+def scratch_dir(con) -> str | None:
+    "A folder for temporary files beside the database file `con` writes (None, the system's, for a database in memory)."
+    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()[0][0]
+    return str(Path(path).resolve().parent) if path else None
+
 class FolderSource:
     "Tables as `<table>.csv|.parquet|.xlsx` files in a folder."
     def __init__(self, path): self.path = Path(path)
@@ -117,7 +122,7 @@ class FolderSource:
         except (UnicodeDecodeError, _NotUtf8): pass
         if csv_encoding(p) == "utf-8": raise SourceError(f"{p}: cannot read: DuckDB finds bytes that are not UTF-8") # Python's decoder disagrees
         report.add(name, "", "file is Windows-1251, not UTF-8: read as Windows-1251", "warning")
-        with tempfile.TemporaryDirectory() as tmp: return _read_csv(con, p, to_utf8(p, Path(tmp) / p.name), csv_columns(p, "cp1251"), target)
+        with tempfile.TemporaryDirectory(dir=scratch_dir(con)) as tmp: return _read_csv(con, p, to_utf8(p, Path(tmp) / p.name), csv_columns(p, "cp1251"), target)
     def _parquet(self, con, p, target):
         import pyarrow.parquet as pq
         try: names = pq.read_schema(p).names
@@ -194,7 +199,7 @@ class SqlSource:
                 tbl = sa.Table(name, sa.MetaData(), autoload_with=c)
                 cols = [col.name for col in tbl.columns]; check_columns(cols, name)
                 keys = [tbl.c[k] for k in TABLES[name].key if k in tbl.c] if name in TABLES else []
-                if c.dialect.name == "postgresql" and c.dialect.driver == "psycopg": return self._copy(con, c, tbl, cols, keys, target)
+                if copies(c.dialect): return self._copy(con, c, tbl, cols, keys, target)
                 res = c.execution_options(stream_results=True, max_row_buffer=self.batch).execute(sa.select(tbl).order_by(*keys))
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(target)} (" + ", ".join(f"{ident(k)} VARCHAR" for k in cols) + ")")
                 for rows in res.partitions(self.batch):
@@ -218,10 +223,11 @@ class SqlSource:
             except _NotUtf8: raise SourceError(f"{redact_url(self.url)} table {tbl.name}: the server sent text that is not UTF-8") from None
     def __repr__(self): return f"database {redact_url(self.url)}"
 
-def scratch_dir(con) -> str | None:
-    "A folder for temporary files beside the database file `con` writes (None, the system's, for a database in memory)."
-    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()[0][0]
-    return str(Path(path).resolve().parent) if path else None
+def copies(dialect) -> bool:
+    "Whether a database of SQLAlchemy `dialect` is read and written through PostgreSQL's COPY (psycopg 3); any other is streamed in batches."
+    return dialect.name == "postgresql" and dialect.driver == "psycopg"
+
+
 
 # %% ../nbs/02_sources.ipynb #f5b3867b
 class FrameSource:

@@ -19,7 +19,7 @@ from .schema import ident, TABLES, SQL_TYPES
 from .load import Dataset, writing, attach, duckdb_config, contract_views
 from .engine import (Period, run_detectors, DETECTORS, load_detectors, detector_ids, explain_findings, FINDINGS_COLUMNS, rows_of,
                                   resolve, stopped_by)
-from .rules import outlet_counts, age_sql, facts_table, REIMBURSED
+from .rules import outlet_counts, age_sql, facts_table, REIMBURSED, DISPENSING_FACTS
 from .privacy import redact_tables
 
 # %% auto #0
@@ -346,16 +346,15 @@ def prescription_ids(value) -> list[str]:
 
 _DISPENSING_NAMES = """
 SELECT 'dispensing' AS entity_type, d.dispensing_id AS entity_id, f.name AS facility, ph.name AS pharmacy, CAST(NULL AS VARCHAR) AS label
-FROM {dispensings} LEFT JOIN pharmacies ph ON ph.pharmacy_id = d.pharmacy_id LEFT JOIN facilities f ON f.facility_id = {facility}
+FROM {dispensings} LEFT JOIN pharmacies ph ON ph.pharmacy_id = d.pharmacy_id LEFT JOIN facilities f ON f.facility_id = d.rx_facility_id
 WHERE d.dispensing_id IN (SELECT unnest(CAST($ids AS VARCHAR[])))"""
 
 def dispensing_names(ds, ids: list, period: Period | None = None) -> pd.DataFrame:
     """Facility (of the prescription) and pharmacy of the dispensings `ids`: those dated in `period` from its dispensing facts
     (`facts_table`, which the detectors made), any others from the whole store."""
-    whole = lambda ids: ds.sql(_DISPENSING_NAMES.format(dispensings="dispensings d LEFT JOIN prescriptions rx ON rx.prescription_id = d.prescription_id",
-                                                        facility="rx.facility_id"), ids=ids)
+    whole = lambda ids: ds.sql(_DISPENSING_NAMES.format(dispensings=f"({DISPENSING_FACTS}) d"), ids=ids)
     if period is None or not ids: return whole(ids)
-    found = ds.sql(_DISPENSING_NAMES.format(dispensings=f"{facts_table(ds, period)} d", facility="d.rx_facility_id"), ids=ids)
+    found = ds.sql(_DISPENSING_NAMES.format(dispensings=f"{facts_table(ds, period)} d"), ids=ids)
     rest = sorted(set(ids) - set(found.entity_id))
     return pd.concat([found, whole(rest)], ignore_index=True) if rest else found
 
@@ -367,7 +366,7 @@ def entity_names(ds, findings: pd.DataFrame, period: Period | None = None) -> pd
     rxs = {eid: prescription_ids(v) for eid, v in zip(pat.entity_id, pat.get("prescriptions", pd.Series([None] * len(pat))))}
     wanted = {et: ids(et) for et in ("dispensing", "pharmacy", "prescriber", "facility", "medicine_district")}
     wanted["rx"] = sorted(set(ids("prescription")) | {r for v in rxs.values() for r in v})
-    names = pd.concat([ds.sql(_NAMES_SQL, **{k: v for k, v in wanted.items() if k != "dispensing"}),
+    names = pd.concat([ds.sql(_NAMES_SQL, **wanted),
                        dispensing_names(ds, wanted["dispensing"], period)], ignore_index=True)
     fac = names[names.entity_type == "prescription"].set_index("entity_id").facility
     patients = pd.DataFrame([{"entity_type": "patient", "entity_id": eid, "facility": "; ".join(sorted({fac[r] for r in v if r in fac.index and isinstance(fac[r], str)})) or None,
